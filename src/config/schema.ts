@@ -1,0 +1,176 @@
+/**
+ * The one place every config key is declared. The inferred types are what the rest of the code uses.
+ * Unknown keys are errors (a typo must not silently do nothing), and every message names its path.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+
+/** true for a DNS name we can route by (lower case, no trailing dot, no port). */
+export function isValidHostname(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((l) => LABEL.test(l));
+}
+
+const port = (what: string) => z.number({ error: `expected a ${what} port number 1-65535` })
+  .int({ error: 'expected 1-65535' }).min(1, { error: 'expected 1-65535' }).max(65535, { error: 'expected 1-65535' });
+
+const listenPort = z.number({ error: 'expected a port number 0-65535 (0 disables the listener)' })
+  .int({ error: 'expected 0-65535' }).min(0, { error: 'expected 0-65535' }).max(65535, { error: 'expected 0-65535' });
+
+const domain = z.string({ error: 'expected a domain name such as app.example.com or *.user1.example.com' })
+  .transform((s) => s.trim().toLowerCase().replace(/\.$/, ''))
+  .refine((s) => {
+    const rest = s.startsWith('*.') ? s.slice(2) : s;
+    return !rest.includes('*') && isValidHostname(rest) && (s.startsWith('*.') ? rest.includes('.') : true);
+  }, { error: 'expected a domain name such as app.example.com, or a wildcard "*.<domain>" whose * is the whole first label' });
+
+const target = z.string({ error: 'expected the VM address: an IP such as 10.0.0.5 or a host name' })
+  .trim()
+  .refine((s) => isIP(s) !== 0 || isValidHostname(s.toLowerCase()), { error: 'expected an IP address or host name (no scheme, no port: use targetPort)' });
+
+const cidr = z.string().refine((s) => parseCidrOrNull(s) !== null, { error: 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128' });
+
+/** Parses "10.0.0.0/8", "::1" or "192.168.1.5" into a normalised form; null when it is not one. */
+export function parseCidrOrNull(s: string): { address: string; prefix: number; family: 4 | 6 } | null {
+  const [addr, bits, extra] = s.trim().split('/');
+  if (extra !== undefined || !addr) return null;
+  const fam = isIP(addr);
+  if (fam === 0) return null;
+  const max = fam === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) return null;
+  return { address: addr, prefix, family: fam as 4 | 6 };
+}
+
+const vmName = z.string({ error: 'expected the VM name' }).trim().min(1, { error: 'expected a non-empty VM name' })
+  .transform((s) => s.toLowerCase());
+
+export const vmSchema = z.strictObject({
+  name: vmName,
+  owner: z.string({ error: 'expected the owner (user) of the VM' }).trim().min(1, { error: 'expected a non-empty owner' })
+    .transform((s) => s.toLowerCase()),
+  ip: target,
+  port: port('VM').optional(),
+  note: z.string().optional(),
+});
+
+export const upstreamTlsSchema = z.strictObject({
+  /** Accept any certificate from the VM. Off by default: verification failures are a 502 that says so. */
+  insecureSkipVerify: z.boolean().default(false),
+  /** PEM file of the CA(s) that signed the VM's certificate, added to the system roots. */
+  caFile: z.string().min(1).optional(),
+  /** The name to verify the VM's certificate against (and send as SNI); default: the target. */
+  serverName: z.string().min(1).optional(),
+});
+
+export const certSources = ['self-signed', 'upload', 'letsencrypt'] as const;
+
+export const proxySchema = z.strictObject({
+  domain,
+  target: target.optional(),
+  owner: z.string().trim().min(1, { error: 'expected a non-empty owner' }).transform((s) => s.toLowerCase()).optional(),
+  targetPort: port('target').optional(),
+  protocol: z.enum(['http', 'https'], { error: 'expected "http" or "https" (how the edge talks to the VM)' }).default('http'),
+  ssl: z.boolean({ error: 'expected true or false' }).default(false),
+  certSource: z.enum(certSources, { error: 'expected one of: self-signed, upload, letsencrypt' }).default('self-signed'),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  websocket: z.boolean({ error: 'expected true or false' }).default(true),
+  note: z.string().optional(),
+  upstreamTls: upstreamTlsSchema.optional(),
+  enabled: z.boolean({ error: 'expected true or false' }).default(true),
+}).superRefine((p, ctx) => {
+  const wildcard = p.domain.startsWith('*.');
+  if (p.target !== undefined && p.owner !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['owner'], message: 'give either target (one VM) or owner (a wildcard template), not both' });
+  } else if (p.target === undefined && p.owner === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['target'], message: wildcard
+      ? 'a wildcard proxy needs owner (route <vm-name>.<domain> to that user\'s VMs) or target (one VM for every name)'
+      : 'expected the VM address (target)' });
+  } else if (p.owner !== undefined && !wildcard) {
+    ctx.addIssue({ code: 'custom', path: ['owner'], message: 'owner makes a wildcard template and needs a domain of the form *.<domain>' });
+  }
+  if (p.certSource === 'upload') {
+    if (!p.certFile) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'certSource: upload needs certFile (PEM certificate, chain allowed)' });
+    if (!p.keyFile) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'certSource: upload needs keyFile (PEM private key)' });
+  } else {
+    if (p.certFile) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'certFile is only used with certSource: upload' });
+    if (p.keyFile) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'keyFile is only used with certSource: upload' });
+  }
+  if (p.upstreamTls && p.protocol !== 'https') {
+    ctx.addIssue({ code: 'custom', path: ['upstreamTls'], message: 'upstreamTls only applies with protocol: https' });
+  }
+});
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+  { error: 'expected one of: fatal, error, warn, info, debug, trace, silent' });
+
+export const configSchema = z.strictObject({
+  listen: z.strictObject({
+    http: listenPort.default(80),
+    https: listenPort.default(443),
+    host: z.string().min(1).default('0.0.0.0'),
+  }).default({ http: 80, https: 443, host: '0.0.0.0' }),
+  trustedProxies: z.array(cidr).default([]),
+  certs: z.strictObject({
+    dir: z.string().min(1).default('./certs'),
+  }).default({ dir: './certs' }),
+  log: z.strictObject({
+    file: z.string().min(1).nullable().default('./logs/http-proxy.log'),
+    level: logLevel.default('info'),
+  }).default({ file: './logs/http-proxy.log', level: 'info' }),
+  renewal: z.strictObject({
+    renewWithinDays: z.number().int().min(1, { error: 'expected at least 1 day' }).max(365).default(30),
+  }).default({ renewWithinDays: 30 }),
+  upstream: z.strictObject({
+    /** How long to wait for the VM to start answering (headers) before replying 504. */
+    timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** How long to wait for a TCP connection to the VM before replying 502. */
+    connectTimeoutMs: z.number().int().min(50).max(600_000).default(5_000),
+    /** Most open connections to one VM service; more requests queue. */
+    maxSocketsPerTarget: z.number().int().min(1).max(100_000).default(256),
+    /** Idle keep-alive connections kept per VM service. */
+    maxIdleSocketsPerTarget: z.number().int().min(0).max(100_000).default(64),
+  }).default({ timeoutMs: 60_000, connectTimeoutMs: 5_000, maxSocketsPerTarget: 256, maxIdleSocketsPerTarget: 64 }),
+  shutdown: z.strictObject({
+    /** In-flight requests get this long to finish on SIGTERM before sockets are closed. */
+    graceMs: z.number().int().min(0).max(600_000).default(10_000),
+  }).default({ graceMs: 10_000 }),
+  demo: z.strictObject({
+    /** Start the built-in demo VM (a page and a WebSocket echo) on 127.0.0.1:port. */
+    enabled: z.boolean().default(false),
+    port: port('demo').default(8090),
+  }).default({ enabled: false, port: 8090 }),
+  vms: z.array(vmSchema).default([]),
+  proxies: z.array(proxySchema).default([]),
+}).superRefine((c, ctx) => {
+  const seenDomain = new Map<string, number>();
+  c.proxies.forEach((p, i) => {
+    const prev = seenDomain.get(p.domain);
+    if (prev !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['proxies', i, 'domain'], message: `${p.domain} is already proxied by proxies[${prev}]` });
+    } else {
+      seenDomain.set(p.domain, i);
+    }
+  });
+  const seenVm = new Map<string, number>();
+  c.vms.forEach((v, i) => {
+    const k = `${v.owner}/${v.name}`;
+    const prev = seenVm.get(k);
+    if (prev !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['vms', i, 'name'], message: `${v.owner} already has a VM named ${v.name} (vms[${prev}])` });
+    } else {
+      seenVm.set(k, i);
+    }
+  });
+  if (c.listen.http !== 0 && c.listen.http === c.listen.https) {
+    ctx.addIssue({ code: 'custom', path: ['listen', 'https'], message: 'http and https cannot share a port' });
+  }
+});
+
+export type EdgeConfig = z.output<typeof configSchema>;
+export type ProxyRule = EdgeConfig['proxies'][number];
+export type VmEntry = EdgeConfig['vms'][number];
+export type CertSource = (typeof certSources)[number];

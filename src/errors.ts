@@ -1,0 +1,142 @@
+/**
+ * Typed errors with stable codes. Every error a user can meet carries an `EDGE_ERR_*` code that the README's
+ * error table documents (a unit test keeps the two in step). Where an error ends in an HTTP reply,
+ * `httpStatusOf` is the one place that maps it to a status.
+ */
+
+export const ErrorCodes = {
+  CONFIG_READ: 'EDGE_ERR_CONFIG_READ',
+  CONFIG_INVALID: 'EDGE_ERR_CONFIG_INVALID',
+  USAGE: 'EDGE_ERR_USAGE',
+  LISTEN: 'EDGE_ERR_LISTEN',
+  NO_HOST: 'EDGE_ERR_NO_HOST',
+  NO_ROUTE: 'EDGE_ERR_NO_ROUTE',
+  NO_VM: 'EDGE_ERR_NO_VM',
+  WS_DISABLED: 'EDGE_ERR_WS_DISABLED',
+  UPSTREAM_REFUSED: 'EDGE_ERR_UPSTREAM_REFUSED',
+  UPSTREAM_UNREACHABLE: 'EDGE_ERR_UPSTREAM_UNREACHABLE',
+  UPSTREAM_RESET: 'EDGE_ERR_UPSTREAM_RESET',
+  UPSTREAM_TLS: 'EDGE_ERR_UPSTREAM_TLS',
+  UPSTREAM_TIMEOUT: 'EDGE_ERR_UPSTREAM_TIMEOUT',
+  UPSTREAM_FAILED: 'EDGE_ERR_UPSTREAM_FAILED',
+  CERT_UPLOAD: 'EDGE_ERR_CERT_UPLOAD',
+  CERT_STORE: 'EDGE_ERR_CERT_STORE',
+  CERT_LOCKED: 'EDGE_ERR_CERT_LOCKED',
+  ISSUE_FAILED: 'EDGE_ERR_ISSUE_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class EdgeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One problem in a config file, located by its path (`proxies[2].targetPort`). */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends EdgeError {
+  readonly issues: readonly ConfigIssue[];
+  readonly file: string | undefined;
+  constructor(code: typeof ErrorCodes.CONFIG_READ | typeof ErrorCodes.CONFIG_INVALID, message: string,
+    opts: { file?: string; issues?: ConfigIssue[]; cause?: unknown } = {}) {
+    super(code, message, { cause: opts.cause });
+    this.file = opts.file;
+    this.issues = Object.freeze([...(opts.issues ?? [])]);
+  }
+}
+
+/** The request could not be routed: no Host, unknown host, or a template whose VM does not exist. */
+export class RoutingError extends EdgeError {
+  readonly host: string;
+  constructor(code: typeof ErrorCodes.NO_HOST | typeof ErrorCodes.NO_ROUTE | typeof ErrorCodes.NO_VM
+    | typeof ErrorCodes.WS_DISABLED, host: string, message: string) {
+    super(code, message);
+    this.host = host;
+  }
+}
+
+/** The VM behind a route failed us; `upstream` is the origin we tried (`http://10.0.0.5:80`). */
+export class UpstreamError extends EdgeError {
+  readonly upstream: string;
+  constructor(code: ErrorCode, upstream: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.upstream = upstream;
+  }
+}
+
+export class CertError extends EdgeError {
+  readonly domain: string;
+  constructor(code: ErrorCode, domain: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.domain = domain;
+  }
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCodes.NO_HOST]: 400,
+  [ErrorCodes.NO_ROUTE]: 404,
+  [ErrorCodes.NO_VM]: 404,
+  [ErrorCodes.WS_DISABLED]: 403,
+  [ErrorCodes.UPSTREAM_REFUSED]: 502,
+  [ErrorCodes.UPSTREAM_UNREACHABLE]: 502,
+  [ErrorCodes.UPSTREAM_RESET]: 502,
+  [ErrorCodes.UPSTREAM_TLS]: 502,
+  [ErrorCodes.UPSTREAM_FAILED]: 502,
+  [ErrorCodes.UPSTREAM_TIMEOUT]: 504,
+};
+
+/** The HTTP status a client gets for an error; anything unknown is a 500. */
+export function httpStatusOf(err: unknown): number {
+  if (err instanceof EdgeError) return STATUS[err.code] ?? 500;
+  return 500;
+}
+
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'HOSTNAME_MISMATCH', 'INVALID_CA',
+]);
+
+/**
+ * Turns a socket-level error from talking to a VM into an UpstreamError that says, in words an operator can
+ * act on, what went wrong. This is the "why does my domain return 502?" answer.
+ */
+export function classifyUpstreamError(err: unknown, upstream: string): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const e = err as NodeJS.ErrnoException & { reason?: string };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const detail = e?.message ?? String(err);
+  if (code === 'ECONNREFUSED') {
+    return new UpstreamError(ErrorCodes.UPSTREAM_REFUSED, upstream,
+      `the VM's service at ${upstream} refused the connection (nothing listens on that port?)`, { cause: err });
+  }
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+    || code === 'EADDRNOTAVAIL') {
+    return new UpstreamError(ErrorCodes.UPSTREAM_UNREACHABLE, upstream,
+      `the VM at ${upstream} is unreachable (${code}: is the VM running and its IP right?)`, { cause: err });
+  }
+  if (code === 'ETIMEDOUT' || code === 'EDGE_UPSTREAM_TIMEOUT') {
+    return new UpstreamError(ErrorCodes.UPSTREAM_TIMEOUT, upstream,
+      `the VM's service at ${upstream} did not answer in time`, { cause: err });
+  }
+  if (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
+    return new UpstreamError(ErrorCodes.UPSTREAM_TLS, upstream,
+      `the VM's certificate at ${upstream} failed verification (${code}: ${detail}); set `
+      + 'upstreamTls.caFile or upstreamTls.insecureSkipVerify on the proxy', { cause: err });
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/i.test(detail)) {
+    return new UpstreamError(ErrorCodes.UPSTREAM_RESET, upstream,
+      `the VM's service at ${upstream} closed the connection before answering`, { cause: err });
+  }
+  return new UpstreamError(ErrorCodes.UPSTREAM_FAILED, upstream,
+    `talking to the VM's service at ${upstream} failed (${code || 'error'}: ${detail})`, { cause: err });
+}

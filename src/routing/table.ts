@@ -1,0 +1,172 @@
+/**
+ * The immutable route table: built once per config (off the hot path), swapped whole on reload.
+ * Pure: plain data in, plain data out; every per-request answer is precomputed so that a lookup is at
+ * most three map reads and allocates nothing on success.
+ */
+import { isIP } from 'node:net';
+import type { CertSource, EdgeConfig, ProxyRule } from '../config/schema.ts';
+import { ErrorCodes } from '../errors.ts';
+import { firstLabel, lookupExactThenWildcard, normalizeHost, parentDomain } from './host.ts';
+
+export interface UpstreamTls {
+  readonly insecureSkipVerify: boolean;
+  readonly caFile: string | undefined;
+  readonly serverName: string | undefined;
+}
+
+/** Where a route sends traffic: one VM service. */
+export interface Upstream {
+  readonly protocol: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+  /** `http://10.0.0.5:80`: what logs and error pages name. */
+  readonly origin: string;
+  readonly tls: UpstreamTls | null;
+  /** Identity of the connection pool: same key, same keep-alive agent across reloads. */
+  readonly poolKey: string;
+}
+
+export type RouteKind = 'exact' | 'wildcard' | 'template';
+
+export interface Route {
+  /** The configured domain, normalised: `app.example.com` or `*.user1.example.com`. */
+  readonly domain: string;
+  readonly index: number;
+  readonly kind: RouteKind;
+  readonly ssl: boolean;
+  readonly websocket: boolean;
+  readonly certSource: CertSource;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  readonly note: string | undefined;
+  /** Template routes: the owner whose VMs the first label names. */
+  readonly owner: string | undefined;
+}
+
+export interface Match {
+  readonly ok: true;
+  readonly route: Route;
+  readonly upstream: Upstream;
+  /** The VM name for template routes. */
+  readonly vm: string | undefined;
+}
+
+export interface Miss {
+  readonly ok: false;
+  readonly code: typeof ErrorCodes.NO_HOST | typeof ErrorCodes.NO_ROUTE | typeof ErrorCodes.NO_VM;
+  readonly host: string;
+  readonly route: Route | undefined;
+  readonly message: string;
+}
+
+export type Resolution = Match | Miss;
+
+interface WildcardEntry {
+  readonly route: Route;
+  /** Plain wildcard: every name goes here. */
+  readonly fixed: Match | undefined;
+  /** Template: VM name -> precomputed match. */
+  readonly byVm: ReadonlyMap<string, Match> | undefined;
+}
+
+export interface RouteTable {
+  readonly routes: readonly Route[];
+  resolve(host: string | null | undefined): Resolution;
+  /** Every upstream reachable through the table (pools are built for these). */
+  readonly upstreams: readonly Upstream[];
+}
+
+export function makeUpstream(protocol: 'http' | 'https', host: string, port: number, tls: UpstreamTls | null): Upstream {
+  const hostPart = isIP(host) === 6 ? `[${host}]` : host;
+  const origin = `${protocol}://${hostPart}:${port}`;
+  const poolKey = tls ? `${origin}|${tls.insecureSkipVerify ? 'insecure' : 'verify'}|${tls.caFile ?? ''}|${tls.serverName ?? ''}` : origin;
+  return Object.freeze({ protocol, host, port, origin, tls, poolKey });
+}
+
+function defaultPort(p: ProxyRule): number {
+  return p.targetPort ?? (p.protocol === 'https' ? 443 : 80);
+}
+
+function tlsOf(p: ProxyRule): UpstreamTls | null {
+  if (p.protocol !== 'https') return null;
+  return Object.freeze({
+    insecureSkipVerify: p.upstreamTls?.insecureSkipVerify ?? false,
+    caFile: p.upstreamTls?.caFile,
+    serverName: p.upstreamTls?.serverName,
+  });
+}
+
+/** Builds the table from a validated config. Disabled proxies are left out (their domains answer 404). */
+export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): RouteTable {
+  const exact = new Map<string, Match>();
+  const wildcard = new Map<string, WildcardEntry>();
+  const routes: Route[] = [];
+  const upstreamsByKey = new Map<string, Upstream>();
+  const intern = (u: Upstream): Upstream => {
+    const seen = upstreamsByKey.get(u.poolKey);
+    if (seen) return seen;
+    upstreamsByKey.set(u.poolKey, u);
+    return u;
+  };
+
+  // VMs grouped by owner once, so each template reads only its owner's VMs.
+  const vmsByOwner = new Map<string, EdgeConfig['vms'][number][]>();
+  for (const vm of config.vms) {
+    const list = vmsByOwner.get(vm.owner) ?? [];
+    list.push(vm);
+    vmsByOwner.set(vm.owner, list);
+  }
+
+  config.proxies.forEach((p, index) => {
+    if (!p.enabled) return;
+    const isWild = p.domain.startsWith('*.');
+    const kind: RouteKind = !isWild ? 'exact' : p.owner !== undefined ? 'template' : 'wildcard';
+    const route: Route = Object.freeze({
+      domain: p.domain, index, kind, ssl: p.ssl, websocket: p.websocket, certSource: p.certSource,
+      certFile: p.certFile, keyFile: p.keyFile, note: p.note, owner: p.owner,
+    });
+    routes.push(route);
+    const tls = tlsOf(p);
+    if (kind === 'exact') {
+      const upstream = intern(makeUpstream(p.protocol, p.target!, defaultPort(p), tls));
+      exact.set(p.domain, Object.freeze({ ok: true as const, route, upstream, vm: undefined }));
+      return;
+    }
+    const suffix = p.domain.slice(2);
+    if (kind === 'wildcard') {
+      const upstream = intern(makeUpstream(p.protocol, p.target!, defaultPort(p), tls));
+      wildcard.set(suffix, Object.freeze({ route, fixed: Object.freeze({ ok: true as const, route, upstream, vm: undefined }), byVm: undefined }));
+      return;
+    }
+    const byVm = new Map<string, Match>();
+    for (const vm of vmsByOwner.get(p.owner!) ?? []) {
+      const upstream = intern(makeUpstream(p.protocol, vm.ip, vm.port ?? defaultPort(p), tls));
+      byVm.set(vm.name, Object.freeze({ ok: true as const, route, upstream, vm: vm.name }));
+    }
+    wildcard.set(suffix, Object.freeze({ route, fixed: undefined, byVm }));
+  });
+
+  const resolve = (rawHost: string | null | undefined): Resolution => {
+    const host = normalizeHost(rawHost);
+    if (host === null) {
+      return { ok: false, code: ErrorCodes.NO_HOST, host: '', route: undefined, message: 'the request has no Host header' };
+    }
+    const hit = exact.get(host);
+    if (hit !== undefined) return hit;
+    const parent = parentDomain(host);
+    const w = parent === null ? undefined : wildcard.get(parent);
+    if (w === undefined) {
+      return { ok: false, code: ErrorCodes.NO_ROUTE, host, route: undefined, message: `no proxy is configured for ${host}` };
+    }
+    if (w.fixed !== undefined) return w.fixed;
+    const name = firstLabel(host);
+    const m = w.byVm!.get(name);
+    if (m !== undefined) return m;
+    return { ok: false, code: ErrorCodes.NO_VM, host, route: w.route,
+      message: `${w.route.owner} has no VM named "${name}" (template ${w.route.domain})` };
+  };
+
+  return Object.freeze({ routes: Object.freeze(routes), resolve, upstreams: Object.freeze([...upstreamsByKey.values()]) });
+}
+
+export { lookupExactThenWildcard };
