@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { CertSource, EdgeConfig, ProxyRule } from '../config/schema.ts';
 import { ErrorCodes } from '../errors.ts';
-import { firstLabel, lookupExactThenWildcard, normalizeHost, parentDomain } from './host.ts';
+import { firstLabel, normalizeHost, parentDomain } from './host.ts';
 
 export interface UpstreamTls {
   readonly insecureSkipVerify: boolean;
@@ -71,9 +71,23 @@ interface WildcardEntry {
 
 export interface RouteTable {
   readonly routes: readonly Route[];
-  resolve(host: string | null | undefined): Resolution;
+  /** Resolves a raw Host header value (normalised here). */
+  resolve(rawHost: string | null | undefined): Resolution;
+  /** Resolves a host already passed through normalizeHost (null: there was none). */
+  lookup(host: string | null): Resolution;
   /** Every upstream reachable through the table (pools are built for these). */
   readonly upstreams: readonly Upstream[];
+}
+
+/** [a-z0-9_-]{1,63}, not starting or ending with '-'. A loop, not a regex: this runs per request. */
+export function isDnsLabel(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 63 || s.charCodeAt(0) === 45 || s.charCodeAt(n - 1) === 45) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95)) return false;
+  }
+  return true;
 }
 
 export function makeUpstream(protocol: 'http' | 'https', host: string, port: number, tls: UpstreamTls | null): Upstream {
@@ -146,8 +160,7 @@ export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): Ro
     wildcard.set(suffix, Object.freeze({ route, fixed: undefined, byVm }));
   });
 
-  const resolve = (rawHost: string | null | undefined): Resolution => {
-    const host = normalizeHost(rawHost);
+  const lookup = (host: string | null): Resolution => {
     if (host === null) {
       return { ok: false, code: ErrorCodes.NO_HOST, host: '', route: undefined, message: 'the request has no Host header' };
     }
@@ -158,15 +171,20 @@ export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): Ro
     if (w === undefined) {
       return { ok: false, code: ErrorCodes.NO_ROUTE, host, route: undefined, message: `no proxy is configured for ${host}` };
     }
-    if (w.fixed !== undefined) return w.fixed;
     const name = firstLabel(host);
+    // The label becomes part of redirects and VM lookups: only DNS label characters may stand there.
+    if (!isDnsLabel(name)) {
+      return { ok: false, code: ErrorCodes.NO_ROUTE, host, route: undefined, message: `no proxy is configured for ${host}` };
+    }
+    if (w.fixed !== undefined) return w.fixed;
     const m = w.byVm!.get(name);
     if (m !== undefined) return m;
     return { ok: false, code: ErrorCodes.NO_VM, host, route: w.route,
       message: `${w.route.owner} has no VM named "${name}" (template ${w.route.domain})` };
   };
 
-  return Object.freeze({ routes: Object.freeze(routes), resolve, upstreams: Object.freeze([...upstreamsByKey.values()]) });
+  const resolve = (rawHost: string | null | undefined): Resolution => lookup(normalizeHost(rawHost));
+
+  return Object.freeze({ routes: Object.freeze(routes), resolve, lookup, upstreams: Object.freeze([...upstreamsByKey.values()]) });
 }
 
-export { lookupExactThenWildcard };

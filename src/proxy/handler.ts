@@ -1,0 +1,187 @@
+/**
+ * Request and upgrade handling: route by Host, answer what the edge answers itself (ACME challenges,
+ * HTTPS redirects, error pages), set forwarding headers, and hand everything else to the forwarder.
+ * One access-log line per request. The live state is read once per request, so a reload swaps it whole.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { ErrorCodes, httpStatusOf, type UpstreamError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { normalizeHost } from '../routing/host.ts';
+import type { Resolution, RouteTable } from '../routing/table.ts';
+import { applyForwardingHeaders, type TrustedProxies } from './forwarded.ts';
+import type { Forwarder } from './forwarder.ts';
+import { stripHopByHop } from './hop.ts';
+import { sendErrorOnSocket, sendErrorPage, sendHttpsRedirect } from './pages.ts';
+import type { Pools } from './pools.ts';
+import type { UpgradeRegistry } from './upgrades.ts';
+
+/** Everything a request needs that changes on reload, swapped as one object. */
+export interface LiveState {
+  readonly table: RouteTable;
+  readonly trusted: TrustedProxies;
+  /** Port that HTTPS redirects point to; 0 when HTTPS is off (no redirects then). */
+  readonly httpsPort: number;
+}
+
+/** Answers HTTP-01 challenges (the ACME part plugs in here). */
+export interface ChallengeResponder {
+  answer(token: string): Promise<string | null>;
+}
+
+export interface HandlerDeps {
+  state(): LiveState;
+  readonly forwarder: Forwarder;
+  readonly pools: Pools;
+  readonly upgrades: UpgradeRegistry;
+  readonly log: Logger;
+  challenges(): ChallengeResponder | null;
+}
+
+const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+export interface Handlers {
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export function createHandlers(deps: HandlerDeps): Handlers {
+  const { forwarder, pools, upgrades, log } = deps;
+
+  const accessLog = (req: IncomingMessage, status: number, started: number, host: string, upstream: string | undefined,
+    bytes: number, err?: { code: string; message: string }) => {
+    if (err) {
+      log.warn({ host, method: req.method, path: req.url, status, upstream, client: req.socket.remoteAddress, code: err.code, err: err.message },
+        'request failed');
+    }
+    if (!log.isLevelEnabled('info')) return;
+    log.info({
+      host, method: req.method, path: req.url, status, bytes, ms: Math.round((performance.now() - started) * 10) / 10,
+      upstream, client: req.socket.remoteAddress, ...(err ? { code: err.code } : {}),
+    }, 'access');
+  };
+
+  const proxyWeb = (req: IncomingMessage, res: ServerResponse, started: number, encrypted: boolean) => {
+    const st = deps.state();
+    const maybeHost = normalizeHost(req.headers.host);
+    const r = st.table.lookup(maybeHost);
+    if (!r.ok) {
+      const page = missPage(r);
+      sendErrorPage(res, req.headers.accept, page);
+      accessLog(req, page.status, started, r.host, undefined, 0);
+      return;
+    }
+    const host2 = maybeHost!; // a match implies a host
+    if (!encrypted && r.route.ssl && st.httpsPort !== 0) {
+      sendHttpsRedirect(res, host2, st.httpsPort, req.url ?? '/');
+      accessLog(req, 308, started, host2, undefined, 0);
+      return;
+    }
+    const socket = req.socket;
+    const bytesBefore = socket.bytesWritten;
+    const clientConnection = stripHopByHop(req.headers, false);
+    applyForwardingHeaders(req.headers, {
+      peer: socket.remoteAddress ?? '', trusted: st.trusted.isTrusted(socket.remoteAddress),
+      proto: encrypted ? 'https' : 'http', host: req.headers.host!, port: socket.localPort ?? 0,
+    });
+    let failed: UpstreamError | undefined;
+    res.once('close', () => {
+      accessLog(req, failed ? httpStatusOf(failed) : res.statusCode, started, host2, r.upstream.origin,
+        socket.bytesWritten - bytesBefore, failed ? { code: failed.code, message: failed.message } : undefined);
+    });
+    forwarder.web(req, res, {
+      upstream: r.upstream,
+      clientConnection,
+      onError(err) {
+        failed = err;
+        sendErrorPage(res, req.headers.accept, { status: httpStatusOf(err), code: err.code, message: err.message });
+      },
+    }, pools.get(r.upstream));
+  };
+
+  return {
+    onRequest(req, res) {
+      const started = performance.now();
+      const encrypted = (req.socket as TLSSocket).encrypted === true;
+      const url = req.url ?? '/';
+      if (url.startsWith(CHALLENGE_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
+        const responder = deps.challenges();
+        if (responder) {
+          const token = url.slice(CHALLENGE_PREFIX.length).split('?')[0] ?? '';
+          responder.answer(token).then((keyAuth) => {
+            if (keyAuth === null) return proxyWeb(req, res, started, encrypted);
+            res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuth), 'cache-control': 'no-store' });
+            res.end(req.method === 'HEAD' ? undefined : keyAuth);
+            log.info({ host: req.headers.host, token }, 'acme challenge answered');
+          }, (err: Error) => {
+            log.error({ err: err.message, token }, 'acme challenge lookup failed');
+            proxyWeb(req, res, started, encrypted);
+          });
+          return;
+        }
+      }
+      proxyWeb(req, res, started, encrypted);
+    },
+
+    onUpgrade(req, socket, head) {
+      const started = performance.now();
+      const st = deps.state();
+      const encrypted = (req.socket as TLSSocket).encrypted === true;
+      const maybeHost = normalizeHost(req.headers.host);
+      const r = st.table.lookup(maybeHost);
+      if (!r.ok) {
+        socket.on('error', () => socket.destroy());
+        const page = missPage(r);
+        sendErrorOnSocket(socket, page);
+        accessLog(req, page.status, started, r.host, undefined, 0);
+        return;
+      }
+      const host = maybeHost!; // a match implies a host
+      const refuse = (status: number, code: string, message: string) => {
+        socket.on('error', () => socket.destroy());
+        sendErrorOnSocket(socket, { status, code, message });
+        accessLog(req, status, started, host, r.upstream.origin, 0, { code, message });
+      };
+      if (!r.route.websocket) {
+        return refuse(403, ErrorCodes.WS_DISABLED, `WebSocket is not enabled for ${r.route.domain} (set websocket: true on the proxy)`);
+      }
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
+        return refuse(400, ErrorCodes.WS_DISABLED, 'only WebSocket upgrades (GET with Upgrade: websocket) are proxied');
+      }
+      if (!encrypted && r.route.ssl && st.httpsPort !== 0) {
+        return refuse(403, ErrorCodes.WS_DISABLED, `${host} is served over HTTPS only: connect with wss://`);
+      }
+      stripHopByHop(req.headers, true);
+      applyForwardingHeaders(req.headers, {
+        peer: (socket as Socket).remoteAddress ?? '',
+        trusted: st.trusted.isTrusted((socket as Socket).remoteAddress),
+        proto: encrypted ? 'https' : 'http', host: req.headers.host!, port: (socket as Socket).localPort ?? 0,
+      });
+      upgrades.track(socket, { host, poolKey: r.upstream.poolKey });
+      let upgraded = false;
+      forwarder.ws(req, socket, head, {
+        upstream: r.upstream,
+        clientConnection: undefined,
+        onUpgraded(upstreamSocket) {
+          upgraded = true;
+          upgrades.pair(socket, upstreamSocket);
+          accessLog(req, 101, started, host, r.upstream.origin, 0);
+        },
+        onError(err) {
+          if (upgraded) {
+            log.info({ host, upstream: r.upstream.origin, code: err.code }, 'websocket closed by error');
+            return;
+          }
+          sendErrorOnSocket(socket, { status: httpStatusOf(err), code: err.code, message: err.message });
+          accessLog(req, httpStatusOf(err), started, host, r.upstream.origin, 0, { code: err.code, message: err.message });
+        },
+      }, pools.get(r.upstream));
+    },
+  };
+}
+
+function missPage(r: Extract<Resolution, { ok: false }>): { status: number; code: string; message: string } {
+  return { status: r.code === ErrorCodes.NO_HOST ? 400 : 404, code: r.code, message: r.message };
+}

@@ -1,0 +1,115 @@
+/**
+ * The HTTP and HTTPS listeners and their graceful drain. On close: stop accepting, let in-flight requests
+ * finish within the grace period (idle keep-alive connections are closed as they become idle), then close
+ * upgraded sockets and whatever is left.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { SecureContext } from 'node:tls';
+import { EdgeError, ErrorCodes } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Handlers } from './handler.ts';
+import type { UpgradeRegistry } from './upgrades.ts';
+
+export interface ListenOptions {
+  readonly host: string;
+  /** 0 disables the listener; tests pass `ephemeral` to get a free port instead. */
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  /** Listen on a free port for each enabled listener (tests). */
+  readonly ephemeral?: boolean;
+  readonly tls: {
+    sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
+    /** The certificate for clients that send no SNI. */
+    readonly defaultCert: { readonly certPem: string; readonly keyPem: string };
+  };
+}
+
+export interface Listeners {
+  readonly httpPort: number | null;
+  readonly httpsPort: number | null;
+  /** Requests in flight (not counting upgraded connections). */
+  inFlight(): number;
+  close(graceMs: number): Promise<void>;
+}
+
+function listen(server: http.Server, port: number, host: string, what: string): Promise<number> {
+  return new Promise((resolveListen, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const hint = err.code === 'EACCES'
+        ? ' (ports below 1024 need root, CAP_NET_BIND_SERVICE or a port forward: see README "Running on 80/443")'
+        : err.code === 'EADDRINUSE' ? ' (another program listens there already)' : '';
+      reject(new EdgeError(ErrorCodes.LISTEN, `cannot listen for ${what} on ${host}:${port}: ${err.code ?? err.message}${hint}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolveListen(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+export async function startListeners(opts: ListenOptions, handlers: Handlers, upgrades: UpgradeRegistry, log: Logger): Promise<Listeners> {
+  let inFlight = 0;
+  const track = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight++;
+    res.once('close', () => { inFlight--; });
+    handlers.onRequest(req, res);
+  };
+  const serverOpts: http.ServerOptions = {
+    keepAliveTimeout: 60_000,
+    headersTimeout: 60_000,
+    // Uploads may take long; slow-header attacks are bounded by headersTimeout.
+    requestTimeout: 0,
+  };
+  const servers: http.Server[] = [];
+  let httpPort: number | null = null;
+  let httpsPort: number | null = null;
+  try {
+    if (opts.httpPort !== 0) {
+      const s = http.createServer(serverOpts, track);
+      s.on('upgrade', handlers.onUpgrade);
+      servers.push(s);
+      httpPort = await listen(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
+    }
+    if (opts.httpsPort !== 0) {
+      const s = https.createServer({
+        ...serverOpts,
+        cert: opts.tls.defaultCert.certPem,
+        key: opts.tls.defaultCert.keyPem,
+        SNICallback: opts.tls.sniCallback,
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: ['http/1.1'],
+      }, track);
+      s.on('upgrade', handlers.onUpgrade);
+      s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+        log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
+      });
+      servers.push(s);
+      httpsPort = await listen(s, opts.ephemeral ? 0 : opts.httpsPort, opts.host, 'HTTPS');
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
+  }
+
+  return {
+    httpPort,
+    httpsPort,
+    inFlight: () => inFlight,
+    async close(graceMs) {
+      const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+      const deadline = Date.now() + graceMs;
+      // Connections that finish their request while we wait must not be kept alive for another one.
+      while (inFlight > 0 && Date.now() < deadline) {
+        for (const s of servers) s.closeIdleConnections();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (inFlight > 0) log.warn({ inFlight }, 'grace period over: closing requests still in flight');
+      upgrades.closeAll();
+      for (const s of servers) s.closeAllConnections();
+      await Promise.all(closed);
+    },
+  };
+}
