@@ -124,6 +124,11 @@ export function classifyUpstreamError(err: unknown, upstream: string): UpstreamE
     return new UpstreamError(ErrorCodes.UPSTREAM_UNREACHABLE, upstream,
       `the VM at ${upstream} is unreachable (${code}: is the VM running and its IP right?)`, { cause: err });
   }
+  if (code === 'ECONNECT_TIMEOUT') {
+    return new UpstreamError(ErrorCodes.UPSTREAM_UNREACHABLE, upstream,
+      `the VM at ${upstream} is unreachable (no connection within upstream.connectTimeoutMs: is the VM running and its IP right?)`,
+      { cause: err });
+  }
   if (code === 'ETIMEDOUT' || code === 'EDGE_UPSTREAM_TIMEOUT') {
     return new UpstreamError(ErrorCodes.UPSTREAM_TIMEOUT, upstream,
       `the VM's service at ${upstream} did not answer in time`, { cause: err });
