@@ -3,7 +3,17 @@
  * Unknown keys are errors (a typo must not silently do nothing), and every message names its path.
  */
 import { isIP } from 'node:net';
+import cron from 'node-cron';
 import { z } from 'zod';
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 
@@ -123,7 +133,10 @@ export const configSchema = z.strictObject({
   }).default({ file: './logs/http-proxy.log', level: 'info' }),
   renewal: z.strictObject({
     renewWithinDays: z.number().int().min(1, { error: 'expected at least 1 day' }).max(365).default(30),
-  }).default({ renewWithinDays: 30 }),
+    /** Cron expression of the renewal scan (node-cron: 5 fields, or 6 with seconds). */
+    schedule: z.string().refine((s) => cron.validate(s), { error: 'expected a cron expression such as "0 2 * * *" (daily 02:00)' }).default('0 2 * * *'),
+    timezone: z.string().refine(isTimeZone, { error: 'expected an IANA time zone such as UTC or Europe/Berlin' }).default('UTC'),
+  }).default({ renewWithinDays: 30, schedule: '0 2 * * *', timezone: 'UTC' }),
   upstream: z.strictObject({
     /** How long to wait for the VM to start answering (headers) before replying 504. */
     timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),

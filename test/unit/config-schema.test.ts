@@ -79,3 +79,13 @@ describe('valid config', () => {
     assert.ok(c.proxies.some((p) => p.domain === 'app.example.com'));
   });
 });
+
+describe('renewal settings', () => {
+  it('defaults to daily 02:00 UTC and refuses a bad schedule or time zone', () => {
+    const c = validateConfig({});
+    assert.equal(c.renewal.schedule, '0 2 * * *');
+    assert.equal(c.renewal.timezone, 'UTC');
+    assert.ok(issuesOf({ renewal: { schedule: 'every night' } }).some((i) => /^renewal\.schedule: expected a cron expression/.test(i)));
+    assert.ok(issuesOf({ renewal: { timezone: 'Mars/Olympus' } }).some((i) => /^renewal\.timezone: expected an IANA time zone/.test(i)));
+  });
+});
