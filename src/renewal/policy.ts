@@ -1,0 +1,81 @@
+/**
+ * Does this certificate need renewing now, and why. PURE: dates in, a decision out, no I/O, no clock.
+ * The rule follows certmagic and Let's Encrypt's guidance: renew `renewWithinDays` before expiry, but for
+ * short-lived certificates (where that window would exceed a third of the lifetime, e.g. 45-day or 6-day
+ * certificates) renew when a third of the lifetime remains, or half of it when the lifetime is under 10
+ * days, so that a failed attempt still leaves room for retries.
+ */
+
+const DAY_MS = 86_400_000;
+
+export interface Validity {
+  readonly notBefore: Date | string;
+  readonly notAfter: Date | string;
+}
+
+export interface RenewalDecision {
+  readonly due: boolean;
+  /** A sentence for operators: "expires in 12 days (within 30)". */
+  readonly reason: string;
+  /** When the certificate is (or became) due; null when there is no certificate. */
+  readonly renewAt: Date | null;
+}
+
+export interface RenewalPolicy {
+  readonly renewWithinDays: number;
+}
+
+const isoDay = (t: number) => new Date(t).toISOString().slice(0, 10);
+
+/** "in 12 days", "in 1 day", "in less than a day". */
+function inDays(ms: number): string {
+  const d = Math.floor(ms / DAY_MS);
+  if (d < 1) return 'in less than a day';
+  return d === 1 ? 'in 1 day' : `in ${d} days`;
+}
+
+/** Decides whether `cert` is due for renewal at `now` (see the module comment for the rule). */
+export function renewalDecision(cert: Validity | null, now: Date, policy: RenewalPolicy): RenewalDecision {
+  if (cert === null) return { due: true, reason: 'no certificate', renewAt: null };
+  const from = new Date(cert.notBefore).getTime();
+  const to = new Date(cert.notAfter).getTime();
+  const t = now.getTime();
+  const lifetime = to - from;
+  if (!Number.isFinite(lifetime) || lifetime <= 0) {
+    return { due: true, reason: 'the certificate has no valid validity period', renewAt: null };
+  }
+  const windowMs = policy.renewWithinDays * DAY_MS;
+  const lifetimeDays = Math.round(lifetime / DAY_MS);
+
+  let renewAt: number;
+  let dueReason: string;
+  let waitReason: string;
+  if (windowMs > lifetime / 3) {
+    const half = lifetime < 10 * DAY_MS;
+    const part = half ? 'half' : 'one third';
+    renewAt = to - lifetime * (half ? 1 / 2 : 1 / 3);
+    dueReason = `${part} of its ${lifetimeDays}-day lifetime remains`;
+    waitReason = `expires ${inDays(to - t)}; renews when ${part} of its ${lifetimeDays}-day lifetime remains (${isoDay(renewAt)})`;
+  } else {
+    renewAt = to - windowMs;
+    dueReason = `expires ${inDays(to - t)} (within ${policy.renewWithinDays})`;
+    waitReason = `expires ${inDays(to - t)} (renews within ${policy.renewWithinDays}, from ${isoDay(renewAt)})`;
+  }
+  if (t >= to) return { due: true, reason: `expired ${new Date(to).toISOString()}`, renewAt: new Date(renewAt) };
+  if (t >= renewAt) return { due: true, reason: dueReason, renewAt: new Date(renewAt) };
+  return { due: false, reason: waitReason, renewAt: new Date(renewAt) };
+}
+
+/** true when `notAfter` is within 7 days of `now` (or past): the edge logs a warning for such certificates. */
+export function expiryWarning(notAfter: Date | string, now: Date): boolean {
+  return new Date(notAfter).getTime() - now.getTime() <= 7 * DAY_MS;
+}
+
+/**
+ * How long to wait before the next automatic attempt after `failures` consecutive failures: 1 h, 2 h,
+ * 4 h ... capped at 12 h, so a daily schedule always gets its next run (and rate limits are respected).
+ */
+export function retryBackoffMs(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(3_600_000 * 2 ** (failures - 1), 12 * 3_600_000);
+}

@@ -1,0 +1,163 @@
+/**
+ * Renew all: the one function that cron, `idcs-edge --renew-ssl` and any API call trigger. For each
+ * certificate the config needs: decide (policy.ts), take the store lock, re-read and decide again inside it
+ * (another process may have renewed meanwhile; certmagic config.go does the same), issue, store atomically.
+ * A failure is recorded in meta.json and the old certificate keeps serving. The running edge picks up a
+ * stored certificate through the store generation (tls/contexts.ts watch()), so there is no other hot-swap.
+ * Uploaded certificates are never touched, only reported.
+ */
+import { readFileSync } from 'node:fs';
+import type { Clock } from '../clock.ts';
+import type { CertSource } from '../config/schema.ts';
+import { EdgeError, ErrorCodes } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { RouteTable } from '../routing/table.ts';
+import { coversAll, parseCertPem } from '../tls/certinfo.ts';
+import type { Issuer, StoredCert } from '../tls/issuer.ts';
+import type { CertStore } from '../tls/store.ts';
+import { renewalDecision, retryBackoffMs, type RenewalDecision } from './policy.ts';
+
+export interface RenewTarget {
+  /** Store name: the route's domain (`*.user1.example.com` for wildcard and template routes). */
+  readonly name: string;
+  readonly names: readonly string[];
+  readonly source: CertSource;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+export interface RenewResult {
+  readonly name: string;
+  readonly source: CertSource;
+  /** notAfter before the run, null when there was no certificate. */
+  readonly before: string | null;
+  readonly after: string | null;
+  readonly action: 'renewed' | 'skipped' | 'reported' | 'failed' | 'would-renew';
+  readonly reason: string;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export interface RenewDeps {
+  readonly store: CertStore;
+  readonly issuers: Partial<Record<CertSource, Issuer>>;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
+export interface RenewOptions {
+  /** Renew every managed certificate, due or not (and ignore retry backoff). */
+  readonly force?: boolean;
+  /** Only the certificate with this name (exact, or the wildcard name `*.a.b`). */
+  readonly domain?: string;
+  /** Decide and report; take no lock, issue nothing, write nothing. */
+  readonly dryRun?: boolean;
+  readonly renewWithinDays: number;
+  /** How long to wait for another process holding a certificate's lock. */
+  readonly lockWaitMs?: number;
+}
+
+/** The certificates a route table needs: one per ssl route, named by its domain (wildcards by `*.<domain>`). */
+export function renewalTargets(table: RouteTable): RenewTarget[] {
+  return table.routes.filter((r) => r.ssl).map((r) => Object.freeze({
+    name: r.domain, names: Object.freeze([r.domain]), source: r.certSource,
+    ...(r.certFile !== undefined ? { certFile: r.certFile } : {}), ...(r.keyFile !== undefined ? { keyFile: r.keyFile } : {}),
+  }));
+}
+
+const errorOf = (err: unknown) => ({
+  code: err instanceof EdgeError ? err.code : ErrorCodes.ISSUE_FAILED,
+  message: (err as Error)?.message ?? String(err),
+});
+
+/** What is wrong with the stored certificate for this target, or the policy's decision when nothing is. */
+function decide(t: RenewTarget, s: StoredCert | null, now: Date, opts: RenewOptions): RenewalDecision {
+  if (s !== null && !coversAll(s.meta.names, t.names)) {
+    return { due: true, reason: `the stored certificate does not cover ${t.names.join(', ')}`, renewAt: null };
+  }
+  if (s !== null && s.meta.source !== t.source) {
+    return { due: true, reason: `a ${s.meta.source} certificate stands in for the ${t.source} one`, renewAt: null };
+  }
+  const d = renewalDecision(s?.meta ?? null, now, opts);
+  return opts.force && !d.due ? { ...d, due: true, reason: `forced (${d.reason})` } : d;
+}
+
+function reportUpload(t: RenewTarget, now: Date, opts: RenewOptions): RenewResult {
+  try {
+    const info = parseCertPem(readFileSync(t.certFile ?? '', 'utf8'));
+    const d = renewalDecision(info, now, opts);
+    return { name: t.name, source: t.source, before: info.notAfter, after: info.notAfter, action: 'reported',
+      reason: d.due ? `${d.reason}: replace ${t.certFile} and ${t.keyFile} (uploaded certificates are not renewed here)` : d.reason };
+  } catch (err) {
+    return { name: t.name, source: t.source, before: null, after: null, action: 'reported',
+      reason: `cannot read the uploaded certificate ${t.certFile}`, error: { code: ErrorCodes.CERT_UPLOAD, message: (err as Error).message } };
+  }
+}
+
+async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Promise<RenewResult> {
+  const { store, log, clock } = deps;
+  if (t.source === 'upload') return reportUpload(t, clock.now(), opts);
+  const first = await store.read(t.name);
+  const before = first?.meta.notAfter ?? null;
+  const base = { name: t.name, source: t.source, before };
+  const d = decide(t, first, clock.now(), opts);
+  if (!d.due) return { ...base, after: before, action: 'skipped', reason: d.reason };
+  const waitUntil = first?.meta.nextAttemptAt;
+  if (!opts.force && waitUntil && Date.parse(waitUntil) > clock.now().getTime()) {
+    return { ...base, after: before, action: 'skipped',
+      reason: `${d.reason}; retrying after ${waitUntil} (${first.meta.failures ?? 1} failed attempt(s), last: ${first.meta.lastError?.message ?? 'unknown'})` };
+  }
+  if (opts.dryRun) return { ...base, after: before, action: 'would-renew', reason: d.reason };
+  const issuer = deps.issuers[t.source];
+  if (!issuer) {
+    return { ...base, after: before, action: 'failed', reason: d.reason,
+      error: { code: ErrorCodes.ISSUE_FAILED, message: `no issuer for certSource ${t.source} is available in this process` } };
+  }
+
+  return store.withLock(t.name, async (): Promise<RenewResult> => {
+    const now = clock.now();
+    const current = await store.read(t.name);
+    // Inside the lock: if another process stored a new certificate since we looked, its work stands.
+    if (current && current.meta.fingerprint256 !== first?.meta.fingerprint256) {
+      const again = decide(t, current, now, { ...opts, force: false });
+      if (!again.due) {
+        return { ...base, after: current.meta.notAfter, action: 'skipped', reason: `renewed by another process meanwhile (${again.reason})` };
+      }
+    }
+    try {
+      const issued = await issuer.issue({ name: t.name, names: t.names });
+      const meta = await store.write(t.name, { ...issued, meta: { source: t.source } });
+      log.info({ name: t.name, source: t.source, notAfter: meta.notAfter, reason: d.reason }, 'certificate renewed');
+      return { ...base, after: meta.notAfter, action: 'renewed', reason: d.reason };
+    } catch (err) {
+      const error = errorOf(err);
+      const failures = (current?.meta.failures ?? 0) + 1;
+      const nextAttemptAt = new Date(now.getTime() + retryBackoffMs(failures)).toISOString();
+      // The old certificate stays in place; only its meta learns about the failure (for `idcs-edge certs`).
+      await store.updateMeta(t.name, { lastError: { at: now.toISOString(), ...error }, failures, nextAttemptAt })
+        .catch((e: Error) => log.error({ name: t.name, err: e.message }, 'cannot record the renewal failure'));
+      log.error({ name: t.name, source: t.source, code: error.code, err: error.message, failures, nextAttemptAt }, 'certificate renewal failed');
+      return { ...base, after: current?.meta.notAfter ?? null, action: 'failed', reason: d.reason, error };
+    }
+  }, opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : undefined);
+}
+
+/**
+ * Renews every target that is due (all managed ones with `force`), one at a time so that an ACME CA sees
+ * one order at a time; one failure never stops the others. Resolves to one result per considered target.
+ */
+export async function renewAll(deps: RenewDeps, targets: readonly RenewTarget[], opts: RenewOptions): Promise<RenewResult[]> {
+  const wanted = opts.domain?.trim().toLowerCase().replace(/\.$/, '');
+  const results: RenewResult[] = [];
+  for (const t of targets) {
+    if (wanted !== undefined && t.name !== wanted) continue;
+    try {
+      results.push(await renewOne(deps, t, opts));
+    } catch (err) {
+      // Lock timeouts and store errors land here: reported per certificate, never thrown past the run.
+      const error = errorOf(err);
+      deps.log.error({ name: t.name, code: error.code, err: error.message }, 'certificate renewal failed');
+      results.push({ name: t.name, source: t.source, before: null, after: null, action: 'failed', reason: 'could not renew', error });
+    }
+  }
+  return results;
+}

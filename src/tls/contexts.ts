@@ -1,0 +1,263 @@
+/**
+ * The SNI side: which SecureContext a TLS handshake gets. Every context is built when a config is prepared
+ * or the store changes, never during a handshake; the handshake does one host normalisation and at most two
+ * map reads (exact, then the one-label wildcard), falling back to the `default` certificate.
+ * Session tickets and ciphers are Node's defaults: tickets are encrypted with the listening server's keys
+ * (OpenSSL keeps the initial SSL_CTX as the session context), so resumption works across SNI contexts.
+ */
+import { createHash } from 'node:crypto';
+import tls, { type SecureContext } from 'node:tls';
+import type { Clock } from '../clock.ts';
+import type { CertSource } from '../config/schema.ts';
+import { CertError, ConfigError, ErrorCodes, type ConfigIssue } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { expiryWarning } from '../renewal/policy.ts';
+import { lookupExactThenWildcard, normalizeHost } from '../routing/host.ts';
+import type { Route, RouteTable } from '../routing/table.ts';
+import { coversAll } from './certinfo.ts';
+import type { Issuer, StoredCert } from './issuer.ts';
+import { DEFAULT_CERT_HOST, DEFAULT_CERT_NAME } from './selfsigned.ts';
+import { watchGeneration, type CertStore } from './store.ts';
+import { validateUpload } from './upload.ts';
+
+/** One certificate the index serves, and the route domains that select it. */
+export interface ServedCert {
+  readonly name: string;
+  readonly source: CertSource;
+  readonly names: readonly string[];
+  readonly notAfter: string;
+  readonly fingerprint256: string;
+  /** Route domains served with it (`*.a.b` for a wildcard route); empty for the default certificate. */
+  readonly domains: readonly string[];
+  /** A self-signed stand-in for a Let's Encrypt certificate that is not issued yet. */
+  readonly fallback: boolean;
+}
+
+interface IndexedCert extends ServedCert {
+  readonly context: SecureContext;
+  /** Re-read from the store by refresh(); uploads come from the config's files and change on reload. */
+  readonly fromStore: boolean;
+  /** The names a replacement must cover, and the source the route asked for (null: the default). */
+  readonly wanted: readonly string[];
+  readonly routeSource: CertSource | null;
+}
+
+/** An immutable snapshot: built by prepare() or refresh(), swapped whole by activate(). */
+export interface CertIndex {
+  readonly exact: ReadonlyMap<string, SecureContext>;
+  /** Keyed by the part after `*.`. */
+  readonly wildcard: ReadonlyMap<string, SecureContext>;
+  readonly default: SecureContext;
+  readonly certs: readonly IndexedCert[];
+}
+
+/** Called when a letsencrypt route has no issued certificate yet (the ACME issuer hooks in here). */
+export type MissingManagedHook = (target: { name: string; names: readonly string[]; reason: string }) => void;
+
+export interface CertManagerOptions {
+  readonly store: CertStore;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly selfSigned: Issuer;
+  readonly onMissingManaged?: MissingManagedHook;
+  /** Store generation poll interval for watch() (default 500 ms). */
+  readonly watchIntervalMs?: number;
+}
+
+export interface CertManager {
+  /** Loads or creates every certificate the table's ssl routes need; upload problems throw one ConfigError. */
+  prepare(table: RouteTable): Promise<CertIndex>;
+  activate(index: CertIndex): void;
+  /** tls.Server SNICallback (a plain function: safe to pass unbound). */
+  sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
+  /** Throws before the first activate(). */
+  defaultSecureContext(): SecureContext;
+  /** The default certificate's PEMs, for the listener's base options. */
+  defaultCertificate(): Promise<{ certPem: string; keyPem: string }>;
+  servedCertificates(): readonly ServedCert[];
+  /** Re-reads store-backed certificates and swaps in those whose fingerprint changed; resolves to how many. */
+  refresh(): Promise<number>;
+  /** Refreshes whenever the store's generation changes (another process renewed). */
+  watch(): void;
+  close(): Promise<void>;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Builds the manager; nothing is read until prepare(). */
+export function createCertManager(opts: CertManagerOptions): CertManager {
+  const { store, log, clock, selfSigned } = opts;
+  // Keyed by a hash of the certificate chain: a key always matches its certificate, so the chain decides.
+  let contexts = new Map<string, SecureContext>();
+  let active: CertIndex | null = null;
+  let watcher: { close(): void } | null = null;
+  let refreshing: Promise<number> = Promise.resolve(0);
+
+  const contextFor = (certPem: string, keyPem: string): SecureContext => {
+    const k = sha256(certPem);
+    let ctx = contexts.get(k);
+    if (!ctx) {
+      ctx = tls.createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+      contexts.set(k, ctx);
+    }
+    return ctx;
+  };
+
+  const indexed = (s: StoredCert, route: { domains: readonly string[]; wanted: readonly string[]; routeSource: CertSource | null }): IndexedCert => {
+    if (expiryWarning(s.meta.notAfter, clock.now())) log.warn({ name: s.meta.name, notAfter: s.meta.notAfter }, 'certificate expires within 7 days');
+    return Object.freeze({ name: s.meta.name, source: s.meta.source, names: s.meta.names, notAfter: s.meta.notAfter,
+      fingerprint256: s.meta.fingerprint256, domains: route.domains, wanted: route.wanted, routeSource: route.routeSource, fallback: route.routeSource === 'letsencrypt' && s.meta.source !== 'letsencrypt',
+      fromStore: true, context: contextFor(s.certPem, s.keyPem) });
+  };
+
+  /** Reads `name`, or issues a self-signed one inside the lock when `usable` rejects what is stored. */
+  const ensureSelfSigned = async (name: string, names: readonly string[], usable: (s: StoredCert) => boolean): Promise<StoredCert> => {
+    const first = await store.read(name);
+    if (first && usable(first)) return first;
+    return store.withLock(name, async () => {
+      const again = await store.read(name); // another process may have made it while we waited
+      if (again && usable(again)) return again;
+      const issued = await selfSigned.issue({ name, names });
+      await store.write(name, { ...issued, meta: { source: 'self-signed' } });
+      const stored = await store.read(name);
+      if (!stored) throw new CertError(ErrorCodes.CERT_STORE, name, `certificate ${name} vanished from the store right after it was written`);
+      log.info({ name, notAfter: stored.meta.notAfter }, again ? 'self-signed certificate replaced' : 'self-signed certificate created');
+      return stored;
+    });
+  };
+
+  const valid = (names: readonly string[]) => (s: StoredCert) =>
+    coversAll(s.meta.names, names) && Date.parse(s.meta.notAfter) > clock.now().getTime();
+
+  const forRoute = async (route: Route): Promise<IndexedCert> => {
+    const name = route.domain;
+    const names = [route.domain];
+    const want = { domains: [name], wanted: names, routeSource: route.certSource };
+    if (route.certSource === 'upload') {
+      const up = validateUpload({ domain: name, certFile: route.certFile!, keyFile: route.keyFile!, now: clock.now() });
+      return Object.freeze({ name, source: 'upload' as const, names: up.info.names, notAfter: up.info.notAfter,
+        fingerprint256: up.info.fingerprint256, ...want, fallback: false, fromStore: false,
+        context: contextFor(up.certPem, up.keyPem) });
+    }
+    if (route.certSource === 'self-signed') {
+      const ok = valid(names);
+      return indexed(await ensureSelfSigned(name, names, (s) => s.meta.source === 'self-signed' && ok(s)), want);
+    }
+    // letsencrypt: an issued certificate that covers the domain is served even when expired (renewal's job);
+    // otherwise a self-signed stand-in under the same name keeps TLS up until the ACME issuer stores one.
+    const stored = await store.read(name);
+    if (stored && stored.meta.source === 'letsencrypt' && coversAll(stored.meta.names, names)) return indexed(stored, want);
+    const reason = stored ? `stored certificate is ${stored.meta.source === 'letsencrypt' ? 'for other names' : 'a self-signed stand-in'}` : 'no certificate stored';
+    // TODO(acme): main.ts passes the ACME issuer's "order now" here; until then the fallback is all there is.
+    opts.onMissingManaged?.({ name, names, reason });
+    return indexed(await ensureSelfSigned(name, names, valid(names)), want);
+  };
+
+  const build = (certs: readonly IndexedCert[], def: IndexedCert): CertIndex => {
+    const exact = new Map<string, SecureContext>();
+    const wildcard = new Map<string, SecureContext>();
+    for (const c of certs) {
+      for (const d of c.domains) {
+        if (d.startsWith('*.')) wildcard.set(d.slice(2), c.context);
+        else exact.set(d, c.context);
+      }
+    }
+    return Object.freeze({ exact, wildcard, default: def.context, certs: Object.freeze([...certs, def]) });
+  };
+
+  const prepare = async (table: RouteTable): Promise<CertIndex> => {
+    const routes = table.routes.filter((r) => r.ssl);
+    const results: Array<IndexedCert | null> = [];
+    const issues: ConfigIssue[] = [];
+    // A few at a time: self-signed key generation runs on the thread pool, so routes overlap usefully.
+    let next = 0;
+    const worker = async () => {
+      while (next < routes.length) {
+        const i = next++;
+        const route = routes[i]!;
+        try {
+          results[i] = await forRoute(route);
+        } catch (err) {
+          if (!(err instanceof CertError) || err.code !== ErrorCodes.CERT_UPLOAD) throw err;
+          results[i] = null;
+          issues.push({ path: `proxies[${route.index}].certFile`, message: err.message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, routes.length) }, worker));
+    if (issues.length) {
+      issues.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+      throw new ConfigError(ErrorCodes.CONFIG_INVALID,
+        `invalid config:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues });
+    }
+    const def = indexed(await ensureSelfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST], valid([DEFAULT_CERT_HOST])),
+      { domains: [], wanted: [DEFAULT_CERT_HOST], routeSource: null });
+    return build(results.filter((r): r is IndexedCert => r !== null), def);
+  };
+
+  const activate = (index: CertIndex): void => {
+    active = index;
+    // Contexts no longer served are dropped so that replaced keys do not stay in memory.
+    const keep = new Set(index.certs.map((c) => c.context));
+    contexts = new Map([...contexts].filter(([, ctx]) => keep.has(ctx)));
+  };
+
+  const sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
+    const idx = active;
+    if (idx === null) { cb(null); return; }
+    const host = normalizeHost(servername);
+    cb(null, (host === null ? undefined : lookupExactThenWildcard(host, idx.exact, idx.wildcard)) ?? idx.default);
+  };
+
+  const refreshOnce = async (): Promise<number> => {
+    const idx = active;
+    if (idx === null) return 0;
+    let changed = 0;
+    const certs: IndexedCert[] = [];
+    for (const c of idx.certs) {
+      const s = c.fromStore ? await store.read(c.name) : null;
+      if (s && s.meta.fingerprint256 !== c.fingerprint256 && coversAll(s.meta.names, c.wanted)) {
+        certs.push(indexed(s, c));
+        log.info({ name: c.name, source: s.meta.source, notAfter: s.meta.notAfter }, 'certificate reloaded from the store');
+        changed++;
+      } else {
+        certs.push(c);
+      }
+    }
+    // A reload that activated a newer index meanwhile wins: it read the store itself.
+    if (changed && active === idx) activate(build(certs.slice(0, -1), certs[certs.length - 1]!));
+    return changed;
+  };
+
+  const refresh = (): Promise<number> => {
+    refreshing = refreshing.then(refreshOnce, refreshOnce).catch((err: Error) => {
+      log.error({ err: err.message, code: (err as CertError).code }, 'certificate refresh failed: the current certificates keep serving');
+      return 0;
+    });
+    return refreshing;
+  };
+
+  return {
+    prepare,
+    activate,
+    sniCallback,
+    defaultSecureContext() {
+      if (active === null) throw new Error('no certificate index is active yet (call prepare and activate first)');
+      return active.default;
+    },
+    async defaultCertificate() {
+      const s = await ensureSelfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST], valid([DEFAULT_CERT_HOST]));
+      return { certPem: s.certPem, keyPem: s.keyPem };
+    },
+    servedCertificates: () => (active?.certs ?? []).map(({ context: _c, fromStore: _f, wanted: _w, routeSource: _r, ...served }) => Object.freeze(served)),
+    refresh,
+    watch() {
+      watcher ??= watchGeneration(store.dir, () => { void refresh(); }, { intervalMs: opts.watchIntervalMs ?? 500 });
+    },
+    async close() {
+      watcher?.close();
+      watcher = null;
+      await refreshing;
+    },
+  };
+}
