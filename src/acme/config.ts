@@ -1,0 +1,123 @@
+/**
+ * The `acme` section of the config: which ACME CA to use and how to prove control of a name. The fragment is
+ * mounted by config/schema.ts at the top-level key `acme`; the checks that need the rest of the config
+ * (proxies asking for `letsencrypt`) live in `acmeRequirementIssues` so the top-level schema can call them.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Short names for well-known directories; anything else must be an https URL (RFC 8555 section 6.1). */
+export const KNOWN_DIRECTORIES = Object.freeze({
+  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+} as const);
+
+const directoryUrl = z.string({ error: 'expected letsencrypt, letsencrypt-staging or the https URL of an ACME directory' })
+  .trim()
+  .refine((s) => s in KNOWN_DIRECTORIES || isHttpsUrl(s),
+    { error: 'expected letsencrypt, letsencrypt-staging or the https URL of an ACME directory' })
+  .transform((s) => (s in KNOWN_DIRECTORIES ? KNOWN_DIRECTORIES[s as keyof typeof KNOWN_DIRECTORIES] : s));
+
+function isHttpsUrl(s: string): boolean {
+  try {
+    return new URL(s).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const ms = (min: number, max: number, def: number) => z.number().int().min(min).max(max).default(def);
+
+export const acmeConfigSchema = z.strictObject({
+  /** Resolved to a URL here, so everything downstream sees one form (the account file is keyed by it). */
+  directoryUrl: directoryUrl.default(KNOWN_DIRECTORIES.letsencrypt),
+  /** Contact for the account; optional for Let's Encrypt, which no longer sends expiry mail. */
+  email: z.email({ error: 'expected an email address such as ops@example.com' }).optional(),
+  /** The CA's terms of service must be agreed to explicitly (RFC 8555 section 7.3 termsOfServiceAgreed). */
+  agreeTos: z.boolean({ error: 'expected true or false' }).default(false),
+  /** Extra PEM CA(s) trusted for the ACME server, on top of the system roots (private CAs, Pebble). */
+  caFile: z.string().min(1).optional(),
+  /** External Account Binding (RFC 8555 section 7.3.4), required by some CAs (ZeroSSL, Google, private CAs). */
+  eab: z.strictObject({
+    kid: z.string().min(1, { error: 'expected the key identifier the CA gave you' }),
+    hmacKey: z.string().regex(/^[A-Za-z0-9_=+/-]+$/, { error: 'expected the base64url HMAC key the CA gave you' }),
+  }).optional(),
+  /** Executable called `set|clear <_acme-challenge.name> <value>` for DNS-01 (needed for wildcard names). */
+  dnsHook: z.string().min(1).optional(),
+  dnsHookTimeoutMs: ms(1_000, 600_000, 120_000),
+  /**
+   * `auto`: HTTP-01 for plain names, DNS-01 for wildcards. `dns-01`: DNS-01 for every name (an edge that
+   * the CA cannot reach on port 80).
+   */
+  challenge: z.enum(['auto', 'dns-01'], { error: 'expected auto or dns-01' }).default('auto'),
+  /** Where HTTP-01 tokens are kept; default `acme-challenges` next to certs.dir, never inside it. */
+  challengeDir: z.string().min(1).optional(),
+  /**
+   * Skip acme-client's self-check of a challenge (an HTTP GET to the name on port 80, a TXT lookup via the
+   * system resolver) before asking the CA. The check saves failed validations, which Let's Encrypt rate
+   * limits, but fails behind NAT without hairpinning and offline.
+   */
+  skipChallengeVerification: z.boolean({ error: 'expected true or false' }).default(false),
+  /** Retries of a request the CA answered with 5xx/429 or that failed on the network (acme-client's own). */
+  retryMaxAttempts: z.number().int().min(0).max(10).default(3),
+  /** A Retry-After longer than this fails the attempt at once; the renewal backoff retries later. */
+  maxRetryAfterSeconds: z.number().int().min(0).max(86_400).default(60),
+  /** Polling of pending challenges and orders: first delay, longest delay, number of polls. */
+  pollMinMs: ms(10, 60_000, 2_000),
+  pollMaxMs: ms(10, 300_000, 30_000),
+  pollAttempts: z.number().int().min(1).max(100).default(10),
+  /** One HTTP request to the CA. */
+  requestTimeoutMs: ms(1_000, 300_000, 30_000),
+});
+
+export type AcmeConfig = z.output<typeof acmeConfigSchema>;
+
+/** The defaults, for configs without an `acme` section. */
+export const defaultAcmeConfig: AcmeConfig = Object.freeze(acmeConfigSchema.parse({}));
+
+/** Where HTTP-01 tokens live: the configured folder, or `acme-challenges` next to the certificates folder. */
+export function challengeDirFor(acme: Pick<AcmeConfig, 'challengeDir'>, certsDir: string): string {
+  return acme.challengeDir ?? join(dirname(resolve(certsDir)), 'acme-challenges');
+}
+
+/** Relative file paths in the section resolved against `baseDir` (config/load.ts resolves the rest the same way). */
+export function resolveAcmePaths(acme: AcmeConfig, baseDir: string): AcmeConfig {
+  return {
+    ...acme,
+    ...(acme.caFile ? { caFile: resolve(baseDir, acme.caFile) } : {}),
+    ...(acme.dnsHook ? { dnsHook: resolve(baseDir, acme.dnsHook) } : {}),
+    ...(acme.challengeDir ? { challengeDir: resolve(baseDir, acme.challengeDir) } : {}),
+  };
+}
+
+/**
+ * Problems that need the whole config: a `letsencrypt` proxy without agreeTos, a wildcard without a DNS hook,
+ * a challenge folder inside the certificates folder (the responder would sit next to private keys).
+ * Returns `{ path, message }` pairs with paths in zod's array form, for the top-level superRefine.
+ */
+export function acmeRequirementIssues(
+  acme: AcmeConfig | undefined,
+  proxies: ReadonlyArray<{ domain: string; certSource: string; enabled?: boolean }>,
+  certsDir: string,
+): Array<{ path: Array<string | number>; message: string }> {
+  const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  const wanted = proxies.map((p, i) => [p, i] as const).filter(([p]) => p.certSource === 'letsencrypt');
+  if (wanted.length === 0) return issues;
+  const a = acme ?? defaultAcmeConfig;
+  if (!a.agreeTos) {
+    issues.push({ path: acme ? ['acme', 'agreeTos'] : ['acme'],
+      message: `certSource: letsencrypt (proxies[${wanted[0]![1]}]) needs acme.agreeTos: true, agreeing to the CA's terms of service` });
+  }
+  for (const [p, i] of wanted) {
+    if ((p.domain.startsWith('*.') || a.challenge === 'dns-01') && !a.dnsHook) {
+      issues.push({ path: ['proxies', i, 'certSource'],
+        message: `${p.domain} needs a DNS-01 challenge: set acme.dnsHook (an executable called set|clear <name> <value>)` });
+    }
+  }
+  const dir = resolve(challengeDirFor(a, certsDir));
+  const certs = resolve(certsDir);
+  if (dir === certs || dir.startsWith(`${certs}/`)) {
+    issues.push({ path: ['acme', 'challengeDir'], message: 'challengeDir must not be inside certs.dir, where private keys live' });
+  }
+  return issues;
+}
