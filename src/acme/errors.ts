@@ -105,10 +105,10 @@ export function classifyAcmeError(err: unknown, domain: string,
   const where = directoryUrl ? ` at ${directoryUrl}` : '';
   if (TLS_CODES.test(code)) {
     return new AcmeError(AcmeErrorCodes.CONNECTION, domain,
-      `the ACME CA's certificate${where} is not trusted (${code}); for a private CA set acme.caFile`, { cause: err });
+      `the ACME CA's certificate${where} is not trusted (${code}); for a private CA set acme.caFile`, { cause: e });
   }
   if (CONNECT_CODES.has(code)) {
-    return new AcmeError(AcmeErrorCodes.CONNECTION, domain, `cannot reach the ACME CA${where} (${code}: ${message})`, { cause: err });
+    return new AcmeError(AcmeErrorCodes.CONNECTION, domain, `cannot reach the ACME CA${where} (${code}: ${message})`, { cause: e });
   }
   return new AcmeError(AcmeErrorCodes.FAILED, domain, `ACME issuance for ${domain} failed: ${message}`, { cause: err });
 }
