@@ -1,0 +1,246 @@
+/**
+ * Writes every config the harness runs with, from the ports and paths run.sh exports (BENCH_* variables):
+ *
+ *   node configs.mjs peers                       origin nginx, nginx, HAProxy and Caddy configs in $BENCH_WORK
+ *   node configs.mjs edge FILE [options]         an idcs-edge YAML config
+ *        --routes N      add N/2 exact proxies r<i>.example.com and N/2 templates *.u<i>.example.com
+ *                        (owner u<i>, one VM "vm1" each); without it: one of each
+ *        --probe         add the proxy probe.example.com (the reload case toggles it)
+ *        --workers K     add `workers: K` (the workers case; the CLI may reject it)
+ *        --http P --https P   listener ports (default: $BENCH_EDGE_HTTP / $BENCH_EDGE_HTTPS)
+ *
+ * Every peer gets the same three virtual hosts: plain.example.com (HTTP), bench.example.com (HTTPS, the one
+ * certificate) and ws.example.com (HTTP, to the WebSocket echo origin). Each peer proxies to its own port
+ * of the one origin nginx, so the origin's access log tells which proxy opened which upstream connection.
+ */
+import { writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (v === undefined || v === '') throw new Error(`${k} is not set (run through bench/run.sh)`);
+  return v;
+};
+const W = env('BENCH_WORK');
+const P = (k) => Number(env(`BENCH_${k}`));
+const CERT = join(W, 'certs', 'cert.pem');
+const KEY = join(W, 'certs', 'key.pem');
+const MAXCONN = Number(process.env.BENCH_MAXCONN ?? 9800);
+
+/** Writes atomically (temp + rename), as a controller rewriting a live config would. */
+function put(file, text) {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+function originNginx() {
+  const ports = ['ORIGIN_EDGE', 'ORIGIN_NGINX', 'ORIGIN_HAPROXY', 'ORIGIN_CADDY'].map(P);
+  return `# Origin: a small fixed body. One worker (pinned to core 0 by run.sh).
+# The access log records, per request, which port (= which proxy) and which connection it came on;
+# $connection_requests == 1 marks a connection the proxy opened.
+worker_processes 1;
+daemon off;
+pid ${W}/origin.pid;
+error_log ${W}/logs/origin.error.log warn;
+events { worker_connections 16384; }
+http {
+  client_body_temp_path ${W}/nginx-tmp/origin-body;
+  proxy_temp_path ${W}/nginx-tmp/origin-proxy;
+  fastcgi_temp_path ${W}/nginx-tmp/origin-fastcgi;
+  uwsgi_temp_path ${W}/nginx-tmp/origin-uwsgi;
+  scgi_temp_path ${W}/nginx-tmp/origin-scgi;
+  log_format conns '$server_port $connection $connection_requests $status';
+  access_log ${W}/logs/origin.access.log conns buffer=64k flush=100ms;
+  # The origin never closes a proxy's keep-alive connection during a run, so any new upstream
+  # connection is the proxy's own doing.
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+${ports.map((p) => `    listen 127.0.0.1:${p} backlog=4096;`).join('\n')}
+    default_type text/plain;
+    location / { return 200 "hello from the bench origin\\n"; }
+  }
+}
+`;
+}
+
+function nginxProxy() {
+  const proxyCommon = `proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;`;
+  return `# nginx as the reverse proxy under comparison: one worker, upstream keep-alive, same vhosts as the edge.
+worker_processes 1;
+worker_rlimit_nofile ${MAXCONN * 2 + 100};
+daemon off;
+pid ${W}/nginx-proxy.pid;
+error_log ${W}/logs/nginx-proxy.error.log error;
+events { worker_connections ${MAXCONN * 2 + 50}; }
+http {
+  client_body_temp_path ${W}/nginx-tmp/proxy-body;
+  proxy_temp_path ${W}/nginx-tmp/proxy-proxy;
+  fastcgi_temp_path ${W}/nginx-tmp/proxy-fastcgi;
+  uwsgi_temp_path ${W}/nginx-tmp/proxy-uwsgi;
+  scgi_temp_path ${W}/nginx-tmp/proxy-scgi;
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  upstream origin {
+    server 127.0.0.1:${P('ORIGIN_NGINX')};
+    keepalive 256;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:${P('NGINX_HTTP')} default_server backlog=4096;
+    server_name plain.example.com;
+    location / {
+      proxy_pass http://origin;
+      ${proxyCommon}
+    }
+  }
+  server {
+    listen 127.0.0.1:${P('NGINX_HTTP')};
+    server_name ws.example.com;
+    location / {
+      proxy_pass http://127.0.0.1:${P('WS_ORIGIN')};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;
+    }
+  }
+  server {
+    listen 127.0.0.1:${P('NGINX_HTTPS')} ssl default_server backlog=4096;
+    server_name bench.example.com;
+    ssl_certificate ${CERT};
+    ssl_certificate_key ${KEY};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://origin;
+      ${proxyCommon}
+    }
+  }
+}
+`;
+}
+
+function haproxy() {
+  return `# HAProxy as the reverse proxy under comparison: one thread, same vhosts as the edge.
+global
+  nbthread 1
+  maxconn ${MAXCONN}
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode http
+  option forwardfor
+  # Reuse idle server connections across client connections (the origin is trusted), as the edge and nginx do.
+  http-reuse always
+  timeout connect 5s
+  timeout client 75s
+  timeout server 75s
+  timeout http-keep-alive 75s
+  timeout tunnel 1h
+frontend http_in
+  bind 127.0.0.1:${P('HAPROXY_HTTP')} backlog 4096
+  use_backend ws if { req.hdr(host),field(1,:) -i ws.example.com }
+  default_backend origin
+frontend https_in
+  bind 127.0.0.1:${P('HAPROXY_HTTPS')} ssl crt ${join(W, 'certs', 'combined.pem')} alpn http/1.1 backlog 4096
+  default_backend origin
+backend origin
+  server o1 127.0.0.1:${P('ORIGIN_HAPROXY')}
+backend ws
+  server w1 127.0.0.1:${P('WS_ORIGIN')}
+`;
+}
+
+function caddyfile() {
+  return `# Caddy as the reverse proxy under comparison (GOMAXPROCS=1 is set by run.sh), same vhosts as the edge.
+{
+  admin off
+  auto_https off
+  storage file_system ${W}/caddy-data
+  log default {
+    output file ${W}/logs/caddy.log
+    level ERROR
+  }
+}
+http://plain.example.com:${P('CADDY_HTTP')} {
+  bind 127.0.0.1
+  reverse_proxy 127.0.0.1:${P('ORIGIN_CADDY')}
+}
+http://ws.example.com:${P('CADDY_HTTP')} {
+  bind 127.0.0.1
+  reverse_proxy 127.0.0.1:${P('WS_ORIGIN')}
+}
+https://bench.example.com:${P('CADDY_HTTPS')} {
+  bind 127.0.0.1
+  tls ${CERT} ${KEY}
+  reverse_proxy 127.0.0.1:${P('ORIGIN_CADDY')}
+}
+`;
+}
+
+const q = (s) => JSON.stringify(s); // JSON strings are valid YAML flow scalars ("*.x" must be quoted)
+
+function edgeConfig({ routes, probe, workers, http, https, note }) {
+  const o = P('ORIGIN_EDGE');
+  const lines = [
+    '# idcs-edge under test, generated by bench/lib/configs.mjs',
+    `listen: { http: ${http}, https: ${https}, host: "127.0.0.1" }`,
+    `certs: { dir: ${q(join(W, 'edge-certs'))} }`,
+    'log: { file: null, level: warn }',
+  ];
+  if (workers) lines.push(`workers: ${workers}`);
+  const n = Math.max(1, Math.floor(routes / 2));
+  lines.push('vms:');
+  for (let i = 0; i < n; i++) lines.push(`  - { name: "vm1", owner: "u${i}", ip: "127.0.0.1", port: ${o} }`);
+  lines.push('proxies:');
+  lines.push(`  - { domain: "bench.example.com", target: "127.0.0.1", targetPort: ${o}, protocol: http, ssl: true, certSource: upload, certFile: ${q(CERT)}, keyFile: ${q(KEY)}, websocket: true }`);
+  lines.push(`  - { domain: "plain.example.com", target: "127.0.0.1", targetPort: ${o}, protocol: http, ssl: false, websocket: true }`);
+  lines.push(`  - { domain: "ws.example.com", target: "127.0.0.1", targetPort: ${P('WS_ORIGIN')}, protocol: http, ssl: false, websocket: true }`);
+  if (probe) lines.push(`  - { domain: "probe.example.com", target: "127.0.0.1", targetPort: ${o}, protocol: http, ssl: false, note: ${q(note ?? 'reload probe')} }`);
+  for (let i = 0; i < n; i++) {
+    lines.push(`  - { domain: "r${i}.example.com", target: "127.0.0.1", targetPort: ${o}, protocol: http, ssl: false }`);
+    lines.push(`  - { domain: "*.u${i}.example.com", owner: "u${i}", protocol: http, ssl: false }`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (cmd === 'peers') {
+  put(join(W, 'origin.conf'), originNginx());
+  put(join(W, 'nginx-proxy.conf'), nginxProxy());
+  put(join(W, 'haproxy.cfg'), haproxy());
+  put(join(W, 'Caddyfile'), caddyfile());
+} else if (cmd === 'edge') {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      routes: { type: 'string', default: '0' },
+      probe: { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      http: { type: 'string' },
+      https: { type: 'string' },
+      note: { type: 'string' },
+    },
+  });
+  put(positionals[0], edgeConfig({
+    routes: Number(values.routes),
+    probe: values.probe,
+    workers: values.workers ? Number(values.workers) : undefined,
+    http: Number(values.http ?? P('EDGE_HTTP')),
+    https: Number(values.https ?? P('EDGE_HTTPS')),
+    note: values.note,
+  }));
+} else {
+  process.stderr.write('usage: configs.mjs peers | edge FILE [--routes N] [--probe] [--workers K]\n');
+  process.exit(2);
+}

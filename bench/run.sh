@@ -1,0 +1,480 @@
+#!/usr/bin/env bash
+# idcs-edge benchmark: the edge against nginx, HAProxy and Caddy on loopback, same origin, same certificate,
+# one worker each, proxy pinned to one core and load generator + origins to the other. Writes a Markdown
+# report to bench/results/latest.md (and a timestamped copy) and prints it. See bench/README.md.
+#
+# Environment (all optional):
+#   BENCH_QUICK=1            each case once, 2 s, for development
+#   BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP   repetitions per case, seconds per run, warm-up seconds
+#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers profile"
+#   BENCH_PROXIES="edge nginx haproxy caddy"
+#   BENCH_EDGE=auto|cli|standin    auto: the real CLI if `--check-config` accepts the bench config
+#   BENCH_ROUTES=100000      size of the big route table
+#   BENCH_WS_SIZES=5000,10000  idle WebSocket connection counts (capped by the fd limit)
+#   BENCH_PORT_BASE=18000    ports BASE..BASE+99 on 127.0.0.1
+#   BENCH_PROXY_CPU=1 BENCH_LOAD_CPU=0
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH")
+NODE=${BENCH_NODE:-$ROOT/node_modules/.bin/node}
+WORK=$BENCH/.work
+RESULTS=$BENCH/results
+QUICK=${BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  RUNS=${BENCH_RUNS:-1}; DUR=${BENCH_DURATION:-2}; WARM=${BENCH_WARMUP:-1}
+else
+  RUNS=${BENCH_RUNS:-3}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-2}
+fi
+CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers profile"}
+PROXIES=${BENCH_PROXIES:-"edge nginx haproxy caddy"}
+ROUTES=${BENCH_ROUTES:-100000}
+WS_SIZES=${BENCH_WS_SIZES:-5000,10000}
+WS_ECHO_CONNS=${BENCH_WS_ECHO_CONNS:-50}
+HS_CONNS=${BENCH_HANDSHAKE_CONNS:-50}
+PROXY_CPU=${BENCH_PROXY_CPU:-1}
+LOAD_CPU=${BENCH_LOAD_CPU:-0}
+BASE=${BENCH_PORT_BASE:-18000}
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+has_case() { [[ " $CASES " == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------- tools from Debian, installed if missing
+install_tools() {
+  local need=() pair
+  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+  done
+  ((${#need[@]})) || return 0
+  [[ $(id -u) == 0 ]] || die "missing ${need[*]}: run as root or apt-get install them"
+  log "installing from Debian: ${need[*]}"
+  # Keep the packages' own services (nginx on :80 ...) from starting: the bench starts its own.
+  local made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >/dev/null
+  ((made_policy)) && rm -f /usr/sbin/policy-rc.d
+  return 0
+}
+
+# ---------------------------------------------------------------- process bookkeeping (kill by PID only)
+declare -A PID=()
+proc_tree() { "$NODE" "$BENCH/lib/proc.mjs" tree "$1" 2>/dev/null || true; }
+
+# start NAME CPU CMD...: runs CMD pinned to CPU, output to .work/logs/NAME.out
+start() {
+  local name=$1 cpu=$2; shift 2
+  taskset -c "$cpu" "$@" >"$WORK/logs/$name.out" 2>&1 &
+  PID[$name]=$!
+  echo "$! $name" >>"$WORK/pids"
+}
+
+# stop NAME: SIGTERM to the process, then SIGKILL to whatever of its tree is left after 5 s.
+stop() {
+  local name=$1 pid=${PID[$1]:-} tree p i
+  [[ -n $pid ]] || return 0
+  tree=$(proc_tree "$pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for p in $tree; do kill -KILL "$p" 2>/dev/null || true; done
+  wait "$pid" 2>/dev/null || true
+  unset "PID[$name]"
+}
+
+cleanup() {
+  local rc=$? name
+  trap - EXIT INT TERM
+  for name in "${!PID[@]}"; do stop "$name"; done
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# wait_port PORT NAME [SECONDS]: until 127.0.0.1:PORT accepts, or NAME's process died, or time is up.
+wait_port() {
+  local port=$1 name=$2 limit=${3:-30} start=$SECONDS
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    kill -0 "${PID[$name]}" 2>/dev/null || { tail -20 "$WORK/logs/$name.out" >&2; die "$name exited during start"; }
+    ((SECONDS - start < limit)) || die "$name did not listen on $port within ${limit}s"
+    sleep 0.05
+  done
+}
+
+# ---------------------------------------------------------------- set-up
+install_tools
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FDS=$(ulimit -n)
+# A proxied WebSocket costs the proxy two descriptors; keep some for listeners and logs.
+MAXCONN=$(((FDS - 256) / 2))
+export BENCH_MAXCONN=$MAXCONN
+
+rm -rf "$WORK"
+mkdir -p "$WORK"/{logs,certs,edge-certs,nginx-tmp,caddy-data,prof} "$RESULTS"
+: >"$WORK/pids"
+RES=$WORK/results.jsonl
+: >"$RES"
+
+export BENCH_WORK=$WORK
+export BENCH_ORIGIN_EDGE=$((BASE + 1)) BENCH_ORIGIN_NGINX=$((BASE + 2)) BENCH_ORIGIN_HAPROXY=$((BASE + 3)) BENCH_ORIGIN_CADDY=$((BASE + 4))
+export BENCH_WS_ORIGIN=$((BASE + 10))
+export BENCH_EDGE_HTTP=$((BASE + 20)) BENCH_EDGE_HTTPS=$((BASE + 21))
+export BENCH_NGINX_HTTP=$((BASE + 30)) BENCH_NGINX_HTTPS=$((BASE + 31))
+export BENCH_HAPROXY_HTTP=$((BASE + 40)) BENCH_HAPROXY_HTTPS=$((BASE + 41))
+export BENCH_CADDY_HTTP=$((BASE + 50)) BENCH_CADDY_HTTPS=$((BASE + 51))
+declare -A HTTP_PORT=([edge]=$BENCH_EDGE_HTTP [nginx]=$BENCH_NGINX_HTTP [haproxy]=$BENCH_HAPROXY_HTTP [caddy]=$BENCH_CADDY_HTTP)
+declare -A HTTPS_PORT=([edge]=$BENCH_EDGE_HTTPS [nginx]=$BENCH_NGINX_HTTPS [haproxy]=$BENCH_HAPROXY_HTTPS [caddy]=$BENCH_CADDY_HTTPS)
+declare -A ORIGIN_PORT=([edge]=$BENCH_ORIGIN_EDGE [nginx]=$BENCH_ORIGIN_NGINX [haproxy]=$BENCH_ORIGIN_HAPROXY [caddy]=$BENCH_ORIGIN_CADDY)
+
+busy=$(ss -Hltn "sport >= :$BASE and sport <= :$((BASE + 99))" | awk '{print $4}' | tr '\n' ' ')
+[[ -z $busy ]] || die "ports in use in $BASE..$((BASE + 99)): $busy (set BENCH_PORT_BASE)"
+
+# One ECDSA P-256 certificate for every TLS listener, made now, never committed.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+  -subj /CN=bench.example.com -addext 'subjectAltName=DNS:bench.example.com,DNS:*.example.com' \
+  -keyout "$WORK/certs/key.pem" -out "$WORK/certs/cert.pem" 2>/dev/null
+chmod 600 "$WORK/certs/key.pem"
+cat "$WORK/certs/cert.pem" "$WORK/certs/key.pem" >"$WORK/certs/combined.pem"
+
+# HTTPS load goes to https://bench.example.com:PORT so the client sends the real SNI. wrk resolves names
+# through /etc/hosts, so it runs in a private mount namespace where a bind-mounted hosts file maps the name
+# to 127.0.0.1 (the machine's /etc/hosts is not touched). Without namespaces: https://127.0.0.1 + Host.
+printf '127.0.0.1 localhost\n127.0.0.1 bench.example.com plain.example.com ws.example.com\n' >"$WORK/hosts"
+if unshare -m sh -c 'mount --bind "$0" /etc/hosts && getent hosts bench.example.com' "$WORK/hosts" >/dev/null 2>&1; then
+  SNI_MODE=namespace; HTTPS_HOST=bench.example.com
+else
+  SNI_MODE=ip; HTTPS_HOST=127.0.0.1
+fi
+
+"$NODE" "$BENCH/lib/configs.mjs" peers
+"$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge.yaml"
+
+# The edge: the real CLI once it accepts the config, else the stand-in (the report says which ran).
+EDGE_KIND=${BENCH_EDGE:-auto}
+if [[ $EDGE_KIND == auto ]]; then
+  if [[ -f $ROOT/src/cli.ts ]] && (cd "$ROOT" && "$NODE" src/cli.ts --check-config --config "$WORK/edge.yaml") >"$WORK/logs/check-config.out" 2>&1; then
+    EDGE_KIND=cli
+  else
+    EDGE_KIND=standin
+    log "src/cli.ts cannot run the bench config yet (see .work/logs/check-config.out): using the stand-in"
+  fi
+fi
+EDGE_NODE_FLAGS=()
+edge_cmd() { # CONFIG
+  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$ROOT/src/cli.ts" --config "$1"
+  else echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$BENCH/lib/standin.mjs" --config "$1"; fi
+}
+
+start_edge() { # NAME CONFIG HTTP_PORT HTTPS_PORT [LIMIT_SECONDS]
+  # shellcheck disable=SC2046
+  (cd "$ROOT" && exec taskset -c "$PROXY_CPU" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
+  PID[$1]=$!
+  echo "$! $1" >>"$WORK/pids"
+  wait_port "$3" "$1" "${5:-30}"
+  wait_port "$4" "$1" "${5:-30}"
+}
+
+start_proxy() { # NAME (edge|nginx|haproxy|caddy)
+  case $1 in
+    edge) start_edge edge "$WORK/edge.yaml" "$BENCH_EDGE_HTTP" "$BENCH_EDGE_HTTPS" ;;
+    nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/logs/nginx-proxy.error.log" -c "$WORK/nginx-proxy.conf" ;;
+    haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/haproxy.cfg" ;;
+    caddy) start caddy "$PROXY_CPU" env GOMAXPROCS=1 HOME="$WORK" XDG_DATA_HOME="$WORK/caddy-data" \
+      XDG_CONFIG_HOME="$WORK/caddy-data" caddy run --config "$WORK/Caddyfile" --adapter caddyfile ;;
+    *) die "unknown proxy $1" ;;
+  esac
+  [[ $1 == edge ]] || { wait_port "${HTTP_PORT[$1]}" "$1"; wait_port "${HTTPS_PORT[$1]}" "$1"; }
+}
+
+log "origins on cpu $LOAD_CPU; proxies on cpu $PROXY_CPU; edge: $EDGE_KIND; runs $RUNS x ${DUR}s"
+start origin "$LOAD_CPU" nginx -p "$WORK" -e "$WORK/logs/origin.error.log" -c "$WORK/origin.conf"
+start ws-origin "$LOAD_CPU" "$NODE" "$BENCH/lib/ws-origin.mjs" "$BENCH_WS_ORIGIN"
+wait_port "$BENCH_ORIGIN_EDGE" origin
+wait_port "$BENCH_WS_ORIGIN" ws-origin
+for p in $PROXIES; do start_proxy "$p"; done
+ORIGIN_LOG=$WORK/logs/origin.access.log
+
+# Every proxy answers 200 for each virtual host before anything is measured.
+for p in $PROXIES; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: plain.example.com' "http://127.0.0.1:${HTTP_PORT[$p]}/")
+  [[ $code == 200 ]] || die "$p: plain.example.com answered $code"
+  code=$(curl -sk -o /dev/null -w '%{http_code}' --resolve "bench.example.com:${HTTPS_PORT[$p]}:127.0.0.1" "https://bench.example.com:${HTTPS_PORT[$p]}/")
+  [[ $code == 200 ]] || die "$p: https bench.example.com answered $code"
+done
+
+# ---------------------------------------------------------------- measurement helpers
+cpu_ticks() { "$NODE" "$BENCH/lib/proc.mjs" cpu "$1"; }
+rss_kb() { "$NODE" "$BENCH/lib/proc.mjs" rss "$1"; }
+now_s() { date +%s.%N; }
+
+# wrk_json NAME_OF_PROCESS ORIGIN_PORT SCHEME PORT HOST CONNS SECONDS [wrk args...]
+# Prints one JSON object: wrk's summary, proxy CPU use, and the upstream connections the proxy opened
+# (origin access-log lines on its port with $connection_requests == 1) during the run.
+wrk_json() {
+  local name=$1 oport=$2 scheme=$3 port=$4 host=$5 conns=$6 secs=$7 c0 c1 t0 t1 out wj newconns originreq url
+  shift 7
+  if [[ $scheme == https ]]; then url="https://$HTTPS_HOST:$port/"; else url="http://127.0.0.1:$port/"; fi
+  : >"$ORIGIN_LOG" # nginx appends (O_APPEND), so truncating starts this run's window and bounds the file
+  c0=$(cpu_ticks "${PID[$name]}"); t0=$(now_s)
+  local cmd=(wrk -t1 "-c$conns" "-d${secs}s" --latency --timeout 5s -s "$BENCH/lib/wrk-json.lua" -H "Host: $host" "$@" "$url")
+  if [[ $scheme == https && $SNI_MODE == namespace ]]; then
+    out=$(taskset -c "$LOAD_CPU" unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts" "${cmd[@]}" 2>&1) || true
+  else
+    out=$(taskset -c "$LOAD_CPU" "${cmd[@]}" 2>&1) || true
+  fi
+  t1=$(now_s); c1=$(cpu_ticks "${PID[$name]}")
+  sleep 0.3 # origin access log flushes every 100 ms
+  read -r newconns originreq < <(awk -v p="$oport" '$1 == p { r++; if ($3 == 1) n++ } END { print n + 0, r + 0 }' "$ORIGIN_LOG")
+  wj=$(grep -m1 '^WRKJSON ' <<<"$out" | cut -d' ' -f2-)
+  [[ -n $wj ]] || { log "wrk produced no summary: $(tail -3 <<<"$out" | tr '\n' ' ')"; wj=null; }
+  printf '{"wrk":%s,"cpuPct":%s,"upstreamNew":%s,"originRequests":%s}' "$wj" \
+    "$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) }')" "$newconns" "$originreq"
+}
+
+record() { # CASE VARIANT PROXY RUN JSON
+  printf '{"case":"%s","variant":"%s","proxy":"%s","run":%s,"data":%s}\n' "$1" "$2" "$3" "$4" "$5" >>"$RES"
+}
+
+# http_case CASE SCHEME CONNS [wrk args...]: warm every proxy, then RUNS rounds, proxies interleaved.
+http_case() {
+  local cs=$1 scheme=$2 conns=$3 p r port host j
+  shift 3
+  host=plain.example.com; [[ $scheme == https ]] && host=bench.example.com
+  for p in $PROXIES; do
+    if [[ $scheme == https ]]; then port=${HTTPS_PORT[$p]}; else port=${HTTP_PORT[$p]}; fi
+    wrk_json "$p" "${ORIGIN_PORT[$p]}" "$scheme" "$port" "$host" "$conns" "$WARM" "$@" >/dev/null
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for p in $PROXIES; do
+      if [[ $scheme == https ]]; then port=${HTTPS_PORT[$p]}; else port=${HTTP_PORT[$p]}; fi
+      j=$(wrk_json "$p" "${ORIGIN_PORT[$p]}" "$scheme" "$port" "$host" "$conns" "$DUR" "$@")
+      record "$cs" "c$conns" "$p" "$r" "$j"
+      log "$cs c$conns $p run $r: $(summary "$j")"
+    done
+  done
+}
+summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);const w=d.wrk;if(!w){console.log("no result");process.exit()}
+const s=w.duration_us/1e6;console.log(`${(w.requests/s).toFixed(0)} req/s p99 ${(w.lat_us.p99/1000).toFixed(2)} ms cpu ${d.cpuPct}% upstream-new ${d.upstreamNew} errors ${JSON.stringify(w.errors)}`)' "$1"; }
+
+# ---------------------------------------------------------------- cases
+T_START=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if has_case http; then
+  log "case: HTTP/1.1 keep-alive"
+  http_case http-ka http 50
+  http_case http-ka http 200
+fi
+
+if has_case https; then
+  log "case: HTTPS keep-alive"
+  http_case https-ka https 50
+  http_case https-ka https 200
+fi
+
+if has_case handshake; then
+  log "case: new TLS handshakes (Connection: close)"
+  http_case handshake https "$HS_CONNS" -H 'Connection: close'
+fi
+
+if has_case ws-echo; then
+  log "case: WebSocket echo round trips"
+  for p in $PROXIES; do
+    taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/ws-client.mjs" --mode echo --port "${HTTP_PORT[$p]}" --conns "$WS_ECHO_CONNS" \
+      --duration "$WARM" --warmup 0 >/dev/null
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for p in $PROXIES; do
+      c0=$(cpu_ticks "${PID[$p]}"); t0=$(now_s)
+      out=$(taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/ws-client.mjs" --mode echo --port "${HTTP_PORT[$p]}" \
+        --conns "$WS_ECHO_CONNS" --duration "$DUR" --warmup 0.5) || true
+      t1=$(now_s); c1=$(cpu_ticks "${PID[$p]}")
+      j=$(grep -m1 '^WSJSON ' <<<"$out" | cut -d' ' -f2-); [[ -n $j ]] || j=null
+      record ws-echo "c$WS_ECHO_CONNS" "$p" "$r" "{\"ws\":$j,\"cpuPct\":$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) }')}"
+      log "ws-echo $p run $r: $j"
+    done
+  done
+fi
+
+if has_case ws-idle; then
+  log "case: idle WebSocket memory (sizes $WS_SIZES, at most $MAXCONN by the fd limit $FDS)"
+  sizes=$(tr ',' '\n' <<<"$WS_SIZES" | awk -v m="$MAXCONN" '{ print ($1 > m ? m : $1) }' | paste -sd,)
+  for ((r = 1; r <= RUNS; r++)); do
+    for p in $PROXIES; do
+      stop "$p"; start_proxy "$p" # a fresh process: the growth is the connections', not earlier garbage's
+      out=$(taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/ws-client.mjs" --mode idle --port "${HTTP_PORT[$p]}" \
+        --sizes "$sizes" --pid "${PID[$p]}" --settle 2 --deadline 120) || true
+      while read -r line; do
+        j=${line#WSJSON }
+        n=$(grep -o '"target":[0-9]*' <<<"$j" | cut -d: -f2)
+        record ws-idle "n$n" "$p" "$r" "{\"ws\":$j}"
+        log "ws-idle $p run $r: $j"
+      done < <(grep '^WSJSON ' <<<"$out")
+    done
+  done
+  # Leave every proxy fresh for the cases after this one.
+  for p in $PROXIES; do stop "$p"; start_proxy "$p"; done
+fi
+
+if has_case routes && [[ " $PROXIES " == *" edge "* ]]; then
+  log "case: route table 1 vs $ROUTES"
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-routes-1.yaml" --http $((BASE + 60)) --https $((BASE + 61))
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-routes-big.yaml" --routes "$ROUTES" --http $((BASE + 62)) --https $((BASE + 63))
+  last=$((ROUTES / 2 - 1)); ((last >= 0)) || last=0
+  declare -A RPORT=([1]=$((BASE + 60)) [$ROUTES]=$((BASE + 62)))
+  for v in 1 "$ROUTES"; do
+    cfg=$WORK/edge-routes-1.yaml; [[ $v == 1 ]] || cfg=$WORK/edge-routes-big.yaml
+    t0=$(now_s)
+    start_edge "routes-$v" "$cfg" "${RPORT[$v]}" $((RPORT[$v] + 1)) 600
+    t1=$(now_s)
+    record routes-start "r$v" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-$v]}"),\"configBytes\":$(stat -c %s "$cfg")}"
+    log "routes $v: started in $(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", e - s }') s"
+  done
+  for v in 1 "$ROUTES"; do
+    l=$last; [[ $v == 1 ]] && l=0
+    wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" plain.example.com 50 "$WARM" >/dev/null
+    wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" "vm1.u$l.example.com" 50 "$WARM" >/dev/null
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for v in 1 "$ROUTES"; do
+      l=$last; [[ $v == 1 ]] && l=0
+      j=$(wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" plain.example.com 50 "$DUR")
+      record routes "exact-r$v" edge "$r" "$j"; log "routes $v exact run $r: $(summary "$j")"
+      j=$(wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" "vm1.u$l.example.com" 50 "$DUR")
+      record routes "template-r$v" edge "$r" "$j"; log "routes $v template run $r: $(summary "$j")"
+    done
+  done
+  stop "routes-1"; stop "routes-$ROUTES"
+fi
+
+if has_case reload && [[ " $PROXIES " == *" edge "* ]]; then
+  log "case: config rewritten every second under load"
+  RCFG=$WORK/edge-reload.yaml
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$RCFG" --probe --http $((BASE + 64)) --https $((BASE + 65))
+  start_edge reload "$RCFG" $((BASE + 64)) $((BASE + 65))
+  wrk_json reload "$BENCH_ORIGIN_EDGE" http $((BASE + 64)) plain.example.com 50 "$WARM" >/dev/null
+  for ((r = 1; r <= RUNS; r++)); do
+    : >"$WORK/reload-probe.txt"
+    # The rewriter: every second a new config (the probe proxy toggled, a new note), written atomically;
+    # half a second later the probe host shows whether the edge applied it (200 present, 404 absent).
+    (
+      i=0
+      while :; do
+        i=$((i + 1)); start_t=$(now_s)
+        if ((i % 2)); then want=404; "$NODE" "$BENCH/lib/configs.mjs" edge "$RCFG" --http $((BASE + 64)) --https $((BASE + 65))
+        else want=200; "$NODE" "$BENCH/lib/configs.mjs" edge "$RCFG" --probe --note "rewrite $i" --http $((BASE + 64)) --https $((BASE + 65)); fi
+        sleep 0.5
+        got=$(curl -s -o /dev/null -m 0.4 -w '%{http_code}' -H 'Host: probe.example.com' "http://127.0.0.1:$((BASE + 64))/" || true)
+        echo "$want $got" >>"$WORK/reload-probe.txt"
+        sleep "$(awk -v s="$start_t" -v e="$(now_s)" 'BEGIN { d = 1 - (e - s); print (d > 0 ? d : 0) }')"
+      done
+    ) &
+    RW=$!
+    PID[rewriter]=$RW
+    j=$(wrk_json reload "$BENCH_ORIGIN_EDGE" http $((BASE + 64)) plain.example.com 50 "$DUR")
+    stop rewriter
+    rewrites=$(wc -l <"$WORK/reload-probe.txt")
+    applied=$(awk '$1 == $2' "$WORK/reload-probe.txt" | wc -l)
+    failedReloads=$(grep -c 'config not reloaded' "$WORK/logs/reload.out" || true)
+    record reload c50 edge "$r" "${j%\}},\"rewrites\":$rewrites,\"applied\":$applied,\"failedReloads\":$failedReloads}"
+    log "reload run $r: $(summary "$j"); rewrites $rewrites, seen applied $applied"
+  done
+  stop reload
+fi
+
+if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
+  log "case: workers mode"
+  WCFG=$WORK/edge-workers.yaml
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WCFG" --workers 2 --http $((BASE + 66)) --https $((BASE + 67))
+  if [[ $EDGE_KIND == cli ]] && (cd "$ROOT" && "$NODE" src/cli.ts --check-config --config "$WCFG") >"$WORK/logs/workers-check.out" 2>&1; then
+    start_edge workers "$WCFG" $((BASE + 66)) $((BASE + 67))
+    for s in http https; do
+      port=$((BASE + 66)); host=plain.example.com
+      [[ $s == https ]] && { port=$((BASE + 67)); host=bench.example.com; }
+      wrk_json workers "$BENCH_ORIGIN_EDGE" "$s" "$port" "$host" 50 "$WARM" >/dev/null
+      for ((r = 1; r <= RUNS; r++)); do
+        for w in 1 2; do
+          if [[ $w == 1 ]]; then
+            if [[ $s == https ]]; then p1=$BENCH_EDGE_HTTPS; else p1=$BENCH_EDGE_HTTP; fi
+            j=$(wrk_json edge "$BENCH_ORIGIN_EDGE" "$s" "$p1" "$host" 50 "$DUR")
+          else
+            j=$(wrk_json workers "$BENCH_ORIGIN_EDGE" "$s" "$port" "$host" 50 "$DUR")
+          fi
+          record workers "$s-w$w" edge "$r" "$j"; log "workers $s w$w run $r: $(summary "$j")"
+        done
+      done
+    done
+    stop workers
+  else
+    reason=$(grep -m1 -iE 'workers|error|unknown|unrecognized' "$WORK/logs/workers-check.out" 2>/dev/null | head -c 300 || true)
+    [[ $EDGE_KIND == cli ]] || reason="the stand-in has no workers mode"
+    record workers na edge 1 "{\"available\":false,\"reason\":$("$NODE" -e 'console.log(JSON.stringify(process.argv[1]))' "${reason:-check-config rejected workers: 2}")}"
+    log "workers: not available ($reason)"
+  fi
+fi
+
+if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
+  log "case: CPU profile of the edge (HTTP and HTTPS keep-alive, 50 connections)"
+  EDGE_NODE_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/prof")
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-profile.yaml" --http $((BASE + 68)) --https $((BASE + 69))
+  for s in http https handshake; do
+    scheme=https; port=$((BASE + 69)); host=bench.example.com; extra=()
+    [[ $s == http ]] && { scheme=http; port=$((BASE + 68)); host=plain.example.com; }
+    [[ $s == handshake ]] && extra=(-H 'Connection: close')
+    rm -f "$WORK"/prof/*.cpuprofile
+    start_edge profile "$WORK/edge-profile.yaml" $((BASE + 68)) $((BASE + 69))
+    wrk_json profile "$BENCH_ORIGIN_EDGE" "$scheme" "$port" "$host" 50 "$((WARM + DUR))" "${extra[@]}" >/dev/null
+    stop profile # SIGTERM: the edge drains and exits, and node writes the profile on exit
+    prof=$(ls "$WORK"/prof/*.cpuprofile 2>/dev/null | head -1 || true)
+    if [[ -n $prof ]]; then
+      mv "$prof" "$WORK/prof/edge-$s.cpuprofile.json"
+      record profile "$s" edge 1 "$("$NODE" "$BENCH/lib/cpuprofile.mjs" "$WORK/prof/edge-$s.cpuprofile.json" 15)"
+    else
+      record profile "$s" edge 1 '{"error":"no profile written: the edge did not exit normally on SIGTERM within 5 s"}'
+    fi
+  done
+  EDGE_NODE_FLAGS=()
+fi
+
+# ---------------------------------------------------------------- report
+for p in $PROXIES; do stop "$p"; done
+stop ws-origin; stop origin
+
+ver() { "$@" 2>&1 | head -1 | tr -d '"\\' || true; }
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+cat >"$WORK/meta.json" <<EOF
+{
+  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "quick": $([[ $QUICK == 1 ]] && echo true || echo false),
+  "runs": $RUNS, "durationS": $DUR, "warmupS": $WARM, "totalS": $((SECONDS - T_START)),
+  "cases": "$CASES", "proxies": "$PROXIES",
+  "edgeKind": "$EDGE_KIND",
+  "gitCommit": "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)",
+  "gitDirty": $([[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]] && echo true || echo false),
+  "sniMode": "$SNI_MODE",
+  "proxyCpu": "$PROXY_CPU", "loadCpu": "$LOAD_CPU",
+  "routes": $ROUTES, "wsSizes": "$WS_SIZES", "fdLimit": $FDS, "maxConn": $MAXCONN,
+  "wsEchoConns": $WS_ECHO_CONNS, "handshakeConns": $HS_CONNS,
+  "nproc": $(nproc),
+  "cpuModel": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' | tr -d '"')",
+  "kernel": "$(uname -sr)",
+  "memTotal": "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)",
+  "loadStart": "$LOAD_START", "loadEnd": "$(cut -d' ' -f1-3 /proc/loadavg)",
+  "versions": {
+    "node": "$("$NODE" --version)",
+    "nginx": "$(ver nginx -v)",
+    "haproxy": "$(ver haproxy -v)",
+    "caddy": "$(ver caddy version)",
+    "wrk": "$(ver wrk -v)",
+    "openssl": "$(ver openssl version)",
+    "http-proxy-3": "$("$NODE" -p 'require(process.argv[1]).version' "$ROOT/node_modules/http-proxy-3/package.json" 2>/dev/null || echo '?')"
+  }
+}
+EOF
+"$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$STAMP.md"
+cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
+cp "$RES" "$RESULTS/$STAMP.raw.json"
+cat "$RESULTS/latest.md"
+log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
