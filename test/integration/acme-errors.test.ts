@@ -144,9 +144,9 @@ describe('ACME errors', () => {
       config: acmeConfigSchema.parse({ directoryUrl: 'letsencrypt-staging', agreeTos: true, ...extra }),
       certsDir: join(dir, 'certs'), log: silentLogger(), clock: systemClock,
     }).close();
-    assert.throws(build({ caFile: join(dir, 'missing.pem') }), (e: unknown) => e instanceof AcmeError && e.code === 'EDGE_ERR_ACME_CONFIG'
+    assert.throws(build({ caFile: join(dir, 'missing.pem') }), (e: unknown) => e instanceof AcmeError && String(e.code) === 'EDGE_ERR_ACME_CONFIG'
       && /missing\.pem/.test(e.message));
     assert.throws(build({ challengeDir: join(dir, 'certs', 'challenges') }),
-      (e: unknown) => e instanceof AcmeError && e.code === 'EDGE_ERR_ACME_CONFIG' && /inside certs\.dir/.test(e.message));
+      (e: unknown) => e instanceof AcmeError && String(e.code) === 'EDGE_ERR_ACME_CONFIG' && /inside certs\.dir/.test(e.message));
   });
 });
