@@ -74,7 +74,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return;
     }
     const host2 = maybeHost!; // a match implies a host
-    if (!encrypted && r.route.ssl && st.httpsPort !== 0) {
+    // Challenge paths are never redirected: a VM may run its own ACME client behind an HTTPS-only route.
+    if (!encrypted && r.route.ssl && st.httpsPort !== 0 && !(req.url ?? '').startsWith(CHALLENGE_PREFIX)) {
       sendHttpsRedirect(res, host2, st.httpsPort, req.url ?? '/');
       accessLog(req, 308, started, host2, undefined, 0);
       return;

@@ -1,0 +1,224 @@
+/**
+ * The `idcs-edge` command: argument parsing, exit codes and human-readable output. The only file that
+ * writes to the console. Exit codes: 0 success, 1 a runtime failure (a certificate not renewed, a port
+ * that cannot be bound), 2 bad usage or invalid config.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { systemClock } from './clock.ts';
+import { loadConfigFile } from './config/load.ts';
+import type { EdgeConfig } from './config/schema.ts';
+import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
+import { createLogger } from './log.ts';
+import { startEdge } from './main.ts';
+import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
+import { buildRouteTable } from './routing/table.ts';
+import { createSelfSignedIssuer } from './tls/selfsigned.ts';
+import { createCertStore } from './tls/store.ts';
+import { validateUpload } from './tls/upload.ts';
+
+const HELP = `idcs-edge: reverse proxy and TLS edge for VMs
+
+Usage:
+  idcs-edge [--config FILE]                  run the edge (default config: config/edge.yaml)
+  idcs-edge --check-config [--config FILE]   validate the config and print the proxies; exit 0 or 2
+  idcs-edge --renew-ssl [--force] [--domain NAME] [--dry-run] [--config FILE]
+                                             renew certificates that are due (all with --force)
+  idcs-edge certs [--config FILE]            list certificates: domain, source, expiry, days left
+  idcs-edge --help | --version
+
+Options:
+  -c, --config FILE   config file, YAML or JSON (default: config/edge.yaml)
+      --force         with --renew-ssl: renew every managed certificate, due or not
+      --domain NAME   with --renew-ssl: only this certificate (e.g. app.example.com or *.user1.example.com)
+      --dry-run       with --renew-ssl: print what would be renewed and why; change nothing
+
+Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT drain and exit 0.
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Docs: README.md.
+`;
+
+type Out = (s: string) => void;
+const out: Out = (s) => process.stdout.write(`${s}\n`);
+const err: Out = (s) => process.stderr.write(`${s}\n`);
+
+function pad(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+function describeConfig(file: string, c: EdgeConfig): string[] {
+  const lines = [`config OK: ${file}`,
+    `listen: http ${c.listen.http || 'off'}, https ${c.listen.https || 'off'} on ${c.listen.host}; certs in ${c.certs.dir}; log ${c.log.file ?? 'stdout only'} (${c.log.level})`];
+  if (c.demo.enabled) lines.push(`demo VM: on, 127.0.0.1:${c.demo.port}`);
+  const rows = [['DOMAIN', 'TARGET', 'PROTOCOL', 'SSL', 'CERT', 'WS', 'NOTE']];
+  for (const p of c.proxies) {
+    const port = p.targetPort ?? (p.protocol === 'https' ? 443 : 80);
+    const target = p.owner !== undefined
+      ? `VMs of ${p.owner} (${c.vms.filter((v) => v.owner === p.owner).length})`
+      : `${p.target}:${port}`;
+    rows.push([p.domain + (p.enabled ? '' : ' (disabled)'), target, p.protocol, p.ssl ? 'yes' : 'no',
+      p.ssl ? p.certSource : '-', p.websocket ? 'yes' : 'no', p.note ?? '']);
+  }
+  lines.push(...(c.proxies.length ? pad(rows) : ['no proxies configured']));
+  return lines;
+}
+
+/** Uploaded certificates are checked by --check-config as they would be at start. */
+function checkUploads(c: EdgeConfig): string[] {
+  const problems: string[] = [];
+  c.proxies.forEach((p, i) => {
+    if (!p.enabled || !p.ssl || p.certSource !== 'upload') return;
+    try {
+      validateUpload({ domain: p.domain, certFile: p.certFile!, keyFile: p.keyFile!, now: systemClock.now() });
+    } catch (e) {
+      problems.push(`  proxies[${i}].certFile: ${(e as Error).message}`);
+    }
+  });
+  return problems;
+}
+
+function fmtDate(iso: string | null | undefined): string {
+  return iso ? iso.slice(0, 16).replace('T', ' ') : '-';
+}
+
+function renewLines(results: readonly RenewResult[]): string[] {
+  const rows = [['DOMAIN', 'SOURCE', 'EXPIRES (BEFORE)', 'EXPIRES (AFTER)', 'ACTION', 'REASON']];
+  for (const r of results) {
+    rows.push([r.name, r.source, fmtDate(r.before), fmtDate(r.after), r.action,
+      r.error ? `${r.reason}: ${r.error.code} ${r.error.message}` : r.reason]);
+  }
+  return results.length ? pad(rows) : ['no certificates to consider (no proxy has ssl: true)'];
+}
+
+async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: string; dryRun: boolean }): Promise<number> {
+  const { log, close } = createLogger({ level: c.log.level, file: c.log.file, stdout: false });
+  try {
+    const store = createCertStore({ dir: c.certs.dir, log, clock: systemClock });
+    const targets = renewalTargets(buildRouteTable(c));
+    if (flags.domain && !targets.some((t) => t.name === flags.domain!.toLowerCase())) {
+      err(`no certificate named ${flags.domain} in the config (names: ${targets.map((t) => t.name).join(', ') || 'none'})`);
+      return 2;
+    }
+    const results = await renewAll(
+      { store, issuers: { 'self-signed': createSelfSignedIssuer({ clock: systemClock }) }, log, clock: systemClock },
+      targets,
+      { force: flags.force, dryRun: flags.dryRun, renewWithinDays: c.renewal.renewWithinDays, ...(flags.domain ? { domain: flags.domain.toLowerCase() } : {}) },
+    );
+    for (const l of renewLines(results)) out(l);
+    return results.some((r) => r.action === 'failed') ? 1 : 0;
+  } finally {
+    close();
+  }
+}
+
+async function certsCommand(c: EdgeConfig): Promise<number> {
+  const store = createCertStore({ dir: c.certs.dir, log: createLogger({ level: 'silent', file: null, stdout: false }).log, clock: systemClock });
+  const metas = await store.list();
+  if (metas.length === 0) {
+    out(`no certificates in ${c.certs.dir}`);
+    return 0;
+  }
+  const now = Date.now();
+  const rows = [['DOMAIN', 'SOURCE', 'EXPIRES', 'DAYS LEFT', 'LAST ERROR']];
+  for (const m of metas) {
+    const days = Math.floor((Date.parse(m.notAfter) - now) / 86_400_000);
+    rows.push([m.name, m.source, fmtDate(m.notAfter), String(days),
+      m.lastError ? `${fmtDate(m.lastError.at)} ${m.lastError.code}: ${m.lastError.message}` : '']);
+  }
+  for (const l of pad(rows)) out(l);
+  return 0;
+}
+
+async function runCommand(configFile: string): Promise<number> {
+  const edge = await startEdge({ configFile });
+  return new Promise((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        edge.log.warn({ signal }, 'second signal: exiting now');
+        resolveExit(1);
+        return;
+      }
+      stopping = true;
+      edge.log.info({ signal }, 'signal received: draining');
+      edge.close().then(() => resolveExit(0), () => resolveExit(1));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => { void edge.reload(); });
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: 'config/edge.yaml' },
+        'check-config': { type: 'boolean', default: false },
+        'renew-ssl': { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        domain: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (e) {
+    err(`${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const v = parsed.values;
+  const command = parsed.positionals[0];
+  if (v.help) { out(HELP); return 0; }
+  if (v.version) {
+    out(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+    return 0;
+  }
+  if (parsed.positionals.length > 1 || (command !== undefined && command !== 'certs')) {
+    err(`unknown command: ${parsed.positionals.join(' ')} (try --help)`);
+    return 2;
+  }
+  const modes = [v['check-config'], v['renew-ssl'], command === 'certs'].filter(Boolean).length;
+  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs'); return 2; }
+  if (!v['renew-ssl'] && (v.force || v['dry-run'] || v.domain)) {
+    err('--force, --domain and --dry-run go with --renew-ssl');
+    return 2;
+  }
+  const configFile = v.config!;
+  try {
+    if (v['check-config']) {
+      const c = loadConfigFile(configFile);
+      const problems = checkUploads(c);
+      if (problems.length) {
+        err(`invalid config in ${configFile}:\n${problems.join('\n')}`);
+        return 2;
+      }
+      for (const l of describeConfig(configFile, c)) out(l);
+      return 0;
+    }
+    if (v['renew-ssl']) {
+      return await renewCommand(loadConfigFile(configFile), { force: v.force!, dryRun: v['dry-run']!, ...(v.domain ? { domain: v.domain } : {}) });
+    }
+    if (command === 'certs') return await certsCommand(loadConfigFile(configFile));
+    return await runCommand(configFile);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(e.message);
+      return 2;
+    }
+    if (e instanceof EdgeError) {
+      err(`${e.code}: ${e.message}`);
+      return e.code === ErrorCodes.USAGE ? 2 : 1;
+    }
+    err(`unexpected error: ${(e as Error)?.stack ?? String(e)}`);
+    return 1;
+  }
+}
+
+// Run when executed directly (`node src/cli.ts`, or through bin/idcs-edge.js).
+if (process.argv[1] && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1])) {
+  process.exitCode = await main(process.argv.slice(2));
+}
