@@ -84,7 +84,8 @@ function fmtDate(iso: string | null | undefined): string {
 function renewLines(results: readonly RenewResult[]): string[] {
   const rows = [['DOMAIN', 'SOURCE', 'EXPIRES (BEFORE)', 'EXPIRES (AFTER)', 'ACTION', 'REASON']];
   for (const r of results) {
-    rows.push([r.name, r.source, fmtDate(r.before), fmtDate(r.after), r.action,
+    // "after" only means something when a new certificate was stored.
+    rows.push([r.name, r.source, fmtDate(r.before), r.action === 'renewed' ? fmtDate(r.after) : '-', r.action,
       r.error ? `${r.reason}: ${r.error.code} ${r.error.message}` : r.reason]);
   }
   return results.length ? pad(rows) : ['no certificates to consider (no proxy has ssl: true)'];
