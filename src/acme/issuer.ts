@@ -116,6 +116,7 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
   }
 
   async function issueOnce(req: IssueRequest, signal?: AbortSignal): Promise<IssuedCert> {
+    signal?.throwIfAborted();
     if (!account) account = register().catch((err: unknown) => { account = undefined; throw err; });
     const client = await account;
     signal?.throwIfAborted();

@@ -150,3 +150,16 @@ describe('ACME errors', () => {
       (e: unknown) => e instanceof AcmeError && String(e.code) === 'EDGE_ERR_ACME_CONFIG' && /inside certs\.dir/.test(e.message));
   });
 });
+
+describe('ACME issuance cancelled', () => {
+  it('an aborted signal rejects with the AbortError itself and sends nothing', async (t) => {
+    const { dir, tls, caFile } = setup(t);
+    const ca = await fakeCa(t, tls, {});
+    const config = acmeConfigSchema.parse({ directoryUrl: ca.directoryUrl, caFile, agreeTos: true });
+    const issuer = createAcmeIssuer({ config, certsDir: join(dir, 'certs'), log: silentLogger(), clock: systemClock });
+    t.after(() => issuer.close());
+
+    await assert.rejects(issuer.issue({ name: 'a.example.com', names: ['a.example.com'] }, AbortSignal.abort()), { name: 'AbortError' });
+    assert.deepEqual(ca.hits, {});
+  });
+});

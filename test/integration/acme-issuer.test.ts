@@ -68,13 +68,15 @@ describe('ACME issuer against Pebble', { skip }, () => {
     const dir = tempDir(t);
     const challengeDir = challengeDirFor({}, join(dir, 'certs'));
     const { port, seen } = await challengeListener(t, createChallengeResponder(challengeDir));
-    const pebble = await startPebble(t, { httpPort: port });
+    const pebble = await startPebble(t, { httpPort: port, certificateValidityPeriod: 10 * 86_400 });
     const issuer = issuerFor(t, pebble, dir);
     assert.equal(issuer.challengeDir, challengeDir);
 
     const cert = await issuer.issue({ name: 'app.example.com', names: ['app.example.com'] });
 
     const leaf = await assertChainsToPebble(pebble, cert.certPem, ['app.example.com']);
+    const lifetimeDays = (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86_400_000;
+    assert.ok(lifetimeDays > 9 && lifetimeDays < 11, `certificateValidityPeriod honoured: ${lifetimeDays} days`);
     assert.ok(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(cert.keyPem)));
     assert.match(cert.keyPem, /BEGIN (EC )?PRIVATE KEY/);
     // Pebble really fetched the token from us, with the port in Host (the edge must strip it when routing).
@@ -82,16 +84,17 @@ describe('ACME issuer against Pebble', { skip }, () => {
     assert.deepEqual(readdirSync(challengeDir), []);
   });
 
-  it('issues a wildcard over DNS-01 through the DNS hook, and clears the record', async (t) => {
+  it('issues a wildcard over DNS-01 through the DNS hook (and its apex over HTTP-01), and clears the record', async (t) => {
     const dir = tempDir(t);
-    const { port } = await challengeListener(t, createChallengeResponder(join(dir, 'unused')));
+    const { port } = await challengeListener(t, createChallengeResponder(challengeDirFor({}, join(dir, 'certs'))));
     const pebble = await startPebble(t, { httpPort: port });
     const hook = writeDnsHook(dir, pebble.mgmtUrl);
     const issuer = issuerFor(t, pebble, dir, { dnsHook: hook.path });
 
-    const cert = await issuer.issue({ name: '*.user1.example.com', names: ['*.user1.example.com'] });
+    const names = ['*.user1.example.com', 'user1.example.com'];
+    const cert = await issuer.issue({ name: '*.user1.example.com', names });
 
-    await assertChainsToPebble(pebble, cert.certPem, ['*.user1.example.com']);
+    await assertChainsToPebble(pebble, cert.certPem, names);
     const calls = readFileSync(hook.logFile, 'utf8').trim().split('\n').map((l) => l.split(' '));
     assert.equal(calls.length, 2);
     assert.deepEqual(calls.map((c) => c.slice(0, 2)), [['set', '_acme-challenge.user1.example.com'], ['clear', '_acme-challenge.user1.example.com']]);
