@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.ts';
 import { makeSelfSigned } from '../../src/tls/selfsigned.ts';
+import { makeCa, makeLeaf, writeTemp } from '../helpers/certs.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { echo, openWebSocket, peerCertificate, request, startBackend } from '../helpers/net.ts';
 
@@ -71,6 +72,41 @@ describe('HTTPS', () => {
     const second = await startTestEdge(t, { ...doc, __dir: first.dir });
     const after = await peerCertificate(second.edge.httpsPort!, 'app.example.com');
     assert.equal(after.fingerprint256, before.fingerprint256);
+  });
+});
+
+describe('uploaded certificates', () => {
+  it('serves an uploaded chain, and a plain wildcard with its own uploaded wildcard certificate', async (t) => {
+    const b = await startBackend(t, 'b');
+    const ca = await makeCa({ cn: 'Upload Test CA' });
+    const shop = await makeLeaf({ ca, names: ['shop.example.com'] });
+    const wild = await makeLeaf({ ca, names: ['*.static.example.com'] });
+    const files = await writeTemp(t, { 'shop.pem': shop.chainPem, 'shop.key': shop.keyPem, 'wild.pem': wild.chainPem, 'wild.key': wild.keyPem });
+    const { edge } = await startTestEdge(t, { proxies: [
+      { domain: 'shop.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true, certSource: 'upload', certFile: files.path('shop.pem'), keyFile: files.path('shop.key') },
+      { domain: '*.static.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true, certSource: 'upload', certFile: files.path('wild.pem'), keyFile: files.path('wild.key') },
+    ] });
+    const r = await request(edge.httpsPort!, 'shop.example.com', { https: true, ca: ca.certPem });
+    assert.equal(r.status, 200, 'the chain verifies against the uploader\'s CA');
+    assert.deepEqual(sans(r.cert!), ['shop.example.com']);
+    const w = await request(edge.httpsPort!, 'img.static.example.com', { https: true, ca: ca.certPem });
+    assert.equal(w.status, 200);
+    assert.deepEqual(sans(w.cert!), ['*.static.example.com']);
+    assert.equal(JSON.parse(w.body).headers.host, 'img.static.example.com');
+  });
+
+  it('refuses to start with an upload that does not fit, naming the proxy and the problem', async (t) => {
+    const leaf = await makeLeaf({ names: ['www.example.com'] });
+    const other = await makeLeaf({ names: ['shop.example.com'] });
+    const files = await writeTemp(t, { 'c.pem': leaf.certPem, 'k.pem': leaf.keyPem, 'other.key': other.keyPem });
+    const base = { target: '127.0.0.1', targetPort: 1, ssl: true, certSource: 'upload' };
+    await assert.rejects(startTestEdge(t, { proxies: [
+      { ...base, domain: 'www.example.com', certFile: files.path('c.pem'), keyFile: files.path('k.pem') },
+      { ...base, domain: 'shop.example.com', certFile: files.path('c.pem'), keyFile: files.path('k.pem') },
+      { ...base, domain: 'api.example.com', certFile: files.path('c.pem'), keyFile: files.path('other.key') },
+    ] }), (e: Error) => /proxies\[1\]\.certFile: the certificate in .* covers www\.example\.com, not shop\.example\.com/.test(e.message)
+      && /proxies\[2\]\.certFile: .*(key does not match|does not match)/.test(e.message)
+      && !/proxies\[0\]/.test(e.message));
   });
 });
 
