@@ -97,7 +97,7 @@ export function resolveAcmePaths(acme: AcmeConfig, baseDir: string): AcmeConfig 
  */
 export function acmeRequirementIssues(
   acme: AcmeConfig | undefined,
-  proxies: ReadonlyArray<{ domain: string; certSource: string; enabled?: boolean }>,
+  proxies: ReadonlyArray<{ domain: string; certSource: string; owner?: string | undefined; enabled?: boolean }>,
   certsDir: string,
 ): Array<{ path: Array<string | number>; message: string }> {
   const issues: Array<{ path: Array<string | number>; message: string }> = [];
@@ -109,7 +109,10 @@ export function acmeRequirementIssues(
       message: `certSource: letsencrypt (proxies[${wanted[0]![1]}]) needs acme.agreeTos: true, agreeing to the CA's terms of service` });
   }
   for (const [p, i] of wanted) {
-    if ((p.domain.startsWith('*.') || a.challenge === 'dns-01') && !a.dnsHook) {
+    // A template (owner) without a hook is fine: each VM's own name gets an HTTP-01 certificate. A plain
+    // wildcard (target) covers names nobody listed, so only a wildcard certificate can serve it.
+    const needsDns = a.challenge === 'dns-01' || (p.domain.startsWith('*.') && p.owner === undefined);
+    if (needsDns && !a.dnsHook) {
       issues.push({ path: ['proxies', i, 'certSource'],
         message: `${p.domain} needs a DNS-01 challenge: set acme.dnsHook (an executable called set|clear <name> <value>)` });
     }

@@ -3,7 +3,7 @@
  * `detail`; the problem document's `type` and the Retry-After header are captured on the side (client.ts)
  * and classified here, at our boundary, into something an operator can act on.
  */
-import { CertError, type ErrorCode } from '../errors.ts';
+import { CertError } from '../errors.ts';
 
 export const AcmeErrorCodes = {
   /** acme.agreeTos is not true, or the CA asks for new terms to be agreed (userActionRequired). */
@@ -48,9 +48,7 @@ export class AcmeError extends CertError {
   readonly retryAfter: number | undefined;
   constructor(code: AcmeErrorCode, domain: string, message: string,
     opts: { problemType?: string; retryAfter?: number; cause?: unknown } = {}) {
-    // ErrorCodes in src/errors.ts does not list the ACME codes yet; once it spreads AcmeErrorCodes in,
-    // this cast is a no-op.
-    super(code as unknown as ErrorCode, domain, message, { cause: opts.cause });
+    super(code, domain, message, { cause: opts.cause });
     this.problemType = opts.problemType;
     this.retryAfter = opts.retryAfter;
   }

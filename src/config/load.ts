@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { resolveAcmePaths } from '../acme/config.ts';
 import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.ts';
 import { configSchema, type EdgeConfig } from './schema.ts';
 
@@ -42,6 +43,7 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
     ...c,
     certs: { ...c.certs, dir: abs(c.certs.dir) },
     log: { ...c.log, file: c.log.file === null ? null : abs(c.log.file) },
+    ...(c.acme ? { acme: resolveAcmePaths(c.acme, baseDir) } : {}),
     proxies: c.proxies.map((p) => ({
       ...p,
       ...(p.certFile ? { certFile: abs(p.certFile) } : {}),

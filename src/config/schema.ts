@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { acmeConfigSchema, acmeRequirementIssues } from '../acme/config.ts';
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -156,9 +157,14 @@ export const configSchema = z.strictObject({
     enabled: z.boolean().default(false),
     port: port('demo').default(8090),
   }).default({ enabled: false, port: 8090 }),
+  /** The ACME CA for `certSource: letsencrypt` (see src/acme/config.ts). */
+  acme: acmeConfigSchema.optional(),
   vms: z.array(vmSchema).default([]),
   proxies: z.array(proxySchema).default([]),
 }).superRefine((c, ctx) => {
+  for (const issue of acmeRequirementIssues(c.acme, c.proxies, c.certs.dir)) {
+    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  }
   const seenDomain = new Map<string, number>();
   c.proxies.forEach((p, i) => {
     const prev = seenDomain.get(p.domain);
