@@ -5,6 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createChallengeResponder, serveChallengesStandalone } from './acme/challenges.ts';
+import { defaultAcmeConfig } from './acme/config.ts';
+import { createAcmeIssuer } from './acme/issuer.ts';
 import { systemClock } from './clock.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
@@ -100,13 +103,25 @@ async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: str
       err(`no certificate named ${flags.domain} in the config (names: ${targets.map((t) => t.name).join(', ') || 'none'})`);
       return 2;
     }
-    const results = await renewAll(
-      { store, issuers: { 'self-signed': createSelfSignedIssuer({ clock: systemClock }) }, log, clock: systemClock },
-      targets,
-      { force: flags.force, dryRun: flags.dryRun, renewWithinDays: c.renewal.renewWithinDays, ...(flags.domain ? { domain: flags.domain.toLowerCase() } : {}) },
-    );
-    for (const l of renewLines(results)) out(l);
-    return results.some((r) => r.action === 'failed') ? 1 : 0;
+    const wantsAcme = targets.some((t) => t.source === 'letsencrypt');
+    const acme = wantsAcme ? createAcmeIssuer({ config: c.acme ?? defaultAcmeConfig, certsDir: c.certs.dir, log, clock: systemClock }) : null;
+    // HTTP-01 tokens go to the shared challenge folder. A running edge holds the HTTP port and answers them
+    // from there; when none runs, this process answers on that port itself.
+    const standalone = acme && !flags.dryRun && c.listen.http !== 0
+      ? await serveChallengesStandalone({ port: c.listen.http, host: c.listen.host, responder: createChallengeResponder(acme.challengeDir), log })
+      : null;
+    try {
+      const results = await renewAll(
+        { store, issuers: { 'self-signed': createSelfSignedIssuer({ clock: systemClock }), ...(acme ? { letsencrypt: acme } : {}) }, log, clock: systemClock },
+        targets,
+        { force: flags.force, dryRun: flags.dryRun, renewWithinDays: c.renewal.renewWithinDays, ...(flags.domain ? { domain: flags.domain.toLowerCase() } : {}) },
+      );
+      for (const l of renewLines(results)) out(l);
+      return results.some((r) => r.action === 'failed') ? 1 : 0;
+    } finally {
+      await standalone?.close();
+      acme?.close();
+    }
   } finally {
     close();
   }

@@ -4,6 +4,9 @@
  * process (tests do), because no part keeps module-level state.
  */
 import { resolve } from 'node:path';
+import { createChallengeResponder } from './acme/challenges.ts';
+import { challengeDirFor, defaultAcmeConfig } from './acme/config.ts';
+import { createAcmeIssuer, type AcmeIssuer } from './acme/issuer.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
@@ -13,10 +16,12 @@ import { ConfigError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileTrustedProxies } from './proxy/forwarded.ts';
 import { createForwarder } from './proxy/forwarder.ts';
-import { createHandlers, type ChallengeResponder, type LiveState } from './proxy/handler.ts';
+import { createHandlers, type LiveState } from './proxy/handler.ts';
 import { startListeners, type Listeners } from './proxy/listeners.ts';
 import { createPools } from './proxy/pools.ts';
 import { createUpgradeRegistry } from './proxy/upgrades.ts';
+import { renewalTargets, type RenewDeps } from './renewal/renew.ts';
+import { createRenewalService, type RenewalService } from './renewal/service.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { createCertManager } from './tls/contexts.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
@@ -31,8 +36,6 @@ export interface EdgeOptions {
   readonly ephemeralPorts?: boolean;
   /** Watch the config file for changes (default true). */
   readonly watch?: boolean;
-  /** Answers HTTP-01 challenges on the HTTP listener. */
-  readonly challenges?: ChallengeResponder;
 }
 
 export interface ReloadResult {
@@ -47,6 +50,8 @@ export interface Edge {
   config(): EdgeConfig;
   /** Re-reads the config file; an invalid one is logged and the running config keeps serving. */
   reload(): Promise<ReloadResult>;
+  /** The renewal service (tests drive scans and wait for on-demand issuance through it). */
+  readonly renewal: RenewalService;
   /** Upgraded (WebSocket) connections currently open. */
   openUpgrades(): number;
   inFlight(): number;
@@ -63,8 +68,30 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const cleanups: Array<() => void | Promise<void>> = [];
   try {
     const store = createCertStore({ dir: config.certs.dir, log, clock });
-    const certs = createCertManager({ store, log, clock, selfSigned: createSelfSignedIssuer({ clock }) });
+    const selfSigned = createSelfSignedIssuer({ clock });
+    // The ACME issuer exists while some proxy wants letsencrypt, and is rebuilt when the acme section changes.
+    let acme: { key: string; issuer: AcmeIssuer } | null = null;
+    const acmeIssuer = (c: EdgeConfig): AcmeIssuer | null => {
+      if (!c.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt')) return acme?.issuer ?? null;
+      const key = JSON.stringify(c.acme ?? {});
+      if (acme?.key !== key) {
+        acme?.issuer.close();
+        acme = { key, issuer: createAcmeIssuer({ config: c.acme ?? defaultAcmeConfig, certsDir: c.certs.dir, log, clock }) };
+      }
+      return acme.issuer;
+    };
+    cleanups.push(() => acme?.issuer.close());
+    const renewDeps = (): RenewDeps => ({
+      store, log, clock, issuers: { 'self-signed': selfSigned, ...(acme ? { letsencrypt: acme.issuer } : {}) },
+    });
+    let renewal: RenewalService | null = null;
+    const certs = createCertManager({
+      store, log, clock, selfSigned,
+      // A letsencrypt name without a CA certificate is served a self-signed stand-in meanwhile.
+      onMissingManaged: (t) => renewal?.request({ name: t.name, names: t.names, source: 'letsencrypt' }, t.reason),
+    });
     cleanups.push(() => certs.close());
+    const challenges = createChallengeResponder(challengeDirFor(config.acme ?? defaultAcmeConfig, config.certs.dir));
     const pools = createPools(config.upstream);
     cleanups.push(() => pools.close());
     const upgrades = createUpgradeRegistry();
@@ -78,7 +105,22 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     }
 
     let httpsPort = config.listen.https;
+    let state: LiveState | null = null;
+    renewal = createRenewalService({
+      deps: renewDeps,
+      targets: () => (state ? renewalTargets(state.table) : []),
+      renewWithinDays: () => config.renewal.renewWithinDays,
+      schedule: config.renewal.schedule,
+      timezone: config.renewal.timezone,
+      runAtStart: false,
+      onStored: () => certs.refresh(),
+      log, clock,
+    });
+    const renewalService = renewal;
+    cleanups.push(() => renewalService.close());
+
     const build = async (c: EdgeConfig) => {
+      acmeIssuer(c);
       const table = buildRouteTable(c);
       const agents = pools.prepare(table, c);
       const index = await certs.prepare(table);
@@ -87,10 +129,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const first = await build(config);
     pools.activate(first.agents);
     certs.activate(first.index);
-    let state: LiveState = { table: first.table, trusted: first.trusted, httpsPort };
+    state = { table: first.table, trusted: first.trusted, httpsPort };
 
     const handlers = createHandlers({
-      state: () => state, forwarder, pools, upgrades, log, challenges: () => opts.challenges ?? null,
+      state: () => state!, forwarder, pools, upgrades, log, challenges: () => challenges,
     });
     const listeners: Listeners = await startListeners({
       host: config.listen.host,
@@ -102,6 +144,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     httpsPort = listeners.httpsPort ?? 0;
     state = { ...state, httpsPort };
     certs.watch();
+    // Issuance waits for the listeners (HTTP-01 is answered on ours). Then catch up on renewals missed
+    // while the edge was down; the schedule takes over from there.
+    renewalService.start();
+    void renewalService.scan('start');
     log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: config.listen.host, proxies: first.table.routes.length },
       'idcs-edge listening');
 
@@ -152,6 +198,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       httpsPort: listeners.httpsPort,
       log,
       config: () => config,
+      renewal: renewalService,
       reload,
       openUpgrades: () => upgrades.count(),
       inFlight: () => listeners.inFlight(),

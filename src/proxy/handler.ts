@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { CHALLENGE_PATH_PREFIX, type ChallengeResponder } from '../acme/challenges.ts';
 import { ErrorCodes, httpStatusOf, type UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { normalizeHost } from '../routing/host.ts';
@@ -26,11 +27,6 @@ export interface LiveState {
   readonly httpsPort: number;
 }
 
-/** Answers HTTP-01 challenges (the ACME part plugs in here). */
-export interface ChallengeResponder {
-  answer(token: string): Promise<string | null>;
-}
-
 export interface HandlerDeps {
   state(): LiveState;
   readonly forwarder: Forwarder;
@@ -39,8 +35,6 @@ export interface HandlerDeps {
   readonly log: Logger;
   challenges(): ChallengeResponder | null;
 }
-
-const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 export interface Handlers {
   onRequest(req: IncomingMessage, res: ServerResponse): void;
@@ -75,7 +69,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     }
     const host2 = maybeHost!; // a match implies a host
     // Challenge paths are never redirected: a VM may run its own ACME client behind an HTTPS-only route.
-    if (!encrypted && r.route.ssl && st.httpsPort !== 0 && !(req.url ?? '').startsWith(CHALLENGE_PREFIX)) {
+    if (!encrypted && r.route.ssl && st.httpsPort !== 0 && !(req.url ?? '').startsWith(CHALLENGE_PATH_PREFIX)) {
       sendHttpsRedirect(res, host2, st.httpsPort, req.url ?? '/');
       accessLog(req, 308, started, host2, undefined, 0);
       return;
@@ -107,17 +101,16 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const started = performance.now();
       const encrypted = (req.socket as TLSSocket).encrypted === true;
       const url = req.url ?? '/';
-      if (url.startsWith(CHALLENGE_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (url.startsWith(CHALLENGE_PATH_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
         const responder = deps.challenges();
         if (responder) {
-          const token = url.slice(CHALLENGE_PREFIX.length).split('?')[0] ?? '';
-          responder.answer(token).then((keyAuth) => {
+          responder.answerPath(url).then((keyAuth) => {
             if (keyAuth === null) return proxyWeb(req, res, started, encrypted);
             res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuth), 'cache-control': 'no-store' });
             res.end(req.method === 'HEAD' ? undefined : keyAuth);
-            log.info({ host: req.headers.host, token }, 'acme challenge answered');
+            log.info({ host: req.headers.host, path: url }, 'acme challenge answered');
           }, (err: Error) => {
-            log.error({ err: err.message, token }, 'acme challenge lookup failed');
+            log.error({ err: err.message, path: url }, 'acme challenge lookup failed');
             proxyWeb(req, res, started, encrypted);
           });
           return;

@@ -1,0 +1,132 @@
+/**
+ * The renewal service of a running edge: the cron scan (and one at start), on-demand issuance of managed
+ * certificates that are missing (a new letsencrypt route or VM), retries at each failure's backoff time,
+ * and expiry alerts. Every path goes through renewAll, so locking, re-checks and backoff are the same for
+ * the cron job, a new route, and `idcs-edge --renew-ssl`.
+ */
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import { expiryWarning } from './policy.ts';
+import { renewAll, type RenewDeps, type RenewResult, type RenewTarget } from './renew.ts';
+import { startRenewalScheduler, type RenewalScheduler } from './schedule.ts';
+
+export interface RenewalServiceOptions {
+  /** Read at each run: the issuers follow config reloads. */
+  deps(): RenewDeps;
+  /** The certificates the current config needs (read at each run, so reloads are seen). */
+  targets(): readonly RenewTarget[];
+  renewWithinDays(): number;
+  readonly schedule: string;
+  readonly timezone: string;
+  /** Run a scan right away (catches up on runs missed while the edge was down). */
+  readonly runAtStart: boolean;
+  /** Called after a run stored anything, so the new certificates are served at once. */
+  onStored(): Promise<unknown>;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
+export interface RenewalService {
+  /** Queues issuance of one certificate (deduplicated); returns at once. Runs once started. */
+  request(target: RenewTarget, reason: string): void;
+  /** Starts working the queue (the edge calls this once its listeners are up). */
+  start(): void;
+  /** A full scan, as the cron job runs it. */
+  scan(reason: string): Promise<readonly RenewResult[]>;
+  /** Resolves when no on-demand issuance is queued or running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createRenewalService(o: RenewalServiceOptions): RenewalService {
+  const { log, clock } = o;
+  const queue = new Map<string, RenewTarget>();
+  const retries = new Map<string, NodeJS.Timeout>();
+  let worker: Promise<void> | null = null;
+  let started = false;
+  let closed = false;
+
+  /** Alerts for what a run left behind: Let's Encrypt no longer mails about expiry, so the log must. */
+  const alert = (results: readonly RenewResult[]) => {
+    const now = clock.now();
+    for (const r of results) {
+      const notAfter = r.action === 'renewed' ? r.after : r.before;
+      if (r.action === 'failed') {
+        log.warn({ name: r.name, source: r.source, notAfter, code: r.error?.code, reason: r.reason }, 'certificate due and not renewed');
+      }
+      if (notAfter && expiryWarning(notAfter, now) && r.action !== 'renewed') {
+        log.warn({ name: r.name, source: r.source, notAfter }, 'certificate expires within 7 days');
+      }
+    }
+  };
+
+  const scheduleRetries = async (results: readonly RenewResult[]) => {
+    for (const r of results) {
+      if (r.action !== 'failed' || closed) continue;
+      const meta = (await o.deps().store.read(r.name).catch(() => null))?.meta;
+      const at = meta?.nextAttemptAt ? Date.parse(meta.nextAttemptAt) : NaN;
+      if (Number.isNaN(at)) continue;
+      clearTimeout(retries.get(r.name));
+      const delay = Math.max(0, at - clock.now().getTime());
+      // Retries further out than a day are left to the daily scan.
+      if (delay > 86_400_000) continue;
+      const timer = setTimeout(() => {
+        retries.delete(r.name);
+        const target = o.targets().find((t) => t.name === r.name);
+        if (target) request(target, 'retry after backoff');
+      }, delay);
+      timer.unref();
+      retries.set(r.name, timer);
+    }
+  };
+
+  const run = async (targets: readonly RenewTarget[], reason: string): Promise<readonly RenewResult[]> => {
+    const results = await renewAll(o.deps(), [...targets], { renewWithinDays: o.renewWithinDays() });
+    if (results.some((r) => r.action === 'renewed')) await o.onStored();
+    for (const r of results) {
+      if (r.action === 'renewed') log.info({ name: r.name, source: r.source, notAfter: r.after, reason }, 'certificate stored');
+    }
+    alert(results);
+    await scheduleRetries(results);
+    return results;
+  };
+
+  const drain = async () => {
+    while (queue.size > 0 && !closed) {
+      const batch = [...queue.values()];
+      queue.clear();
+      await run(batch, 'on demand').catch((err: Error) => log.error({ err: err.message }, 'on-demand issuance failed'));
+    }
+  };
+
+  const request = (target: RenewTarget, reason: string) => {
+    if (closed) return;
+    if (!queue.has(target.name)) log.info({ name: target.name, source: target.source, reason }, 'certificate requested');
+    queue.set(target.name, target);
+    if (started) worker ??= drain().finally(() => { worker = null; });
+  };
+
+  const scheduler: RenewalScheduler = startRenewalScheduler({
+    schedule: o.schedule, timezone: o.timezone, runAtStart: o.runAtStart, log,
+    run: async () => { await run(o.targets(), 'scan'); },
+  });
+
+  return {
+    request,
+    start() {
+      started = true;
+      if (queue.size > 0) worker ??= drain().finally(() => { worker = null; });
+    },
+    scan: (reason) => run(o.targets(), reason),
+    async idle() {
+      while (worker) await worker;
+    },
+    async close() {
+      closed = true;
+      for (const t of retries.values()) clearTimeout(t);
+      retries.clear();
+      await scheduler.stop();
+      if (worker) await worker;
+    },
+  };
+}
