@@ -107,8 +107,9 @@ wait_port() {
 install_tools
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 FDS=$(ulimit -n)
-# A proxied WebSocket costs the proxy two descriptors; keep some for listeners and logs.
-MAXCONN=$(((FDS - 256) / 2))
+# A proxied WebSocket costs the proxy two descriptors; keep some headroom for listeners, logs and
+# connections being set up (nginx starts refusing a few hundred short of worker_connections).
+MAXCONN=$(((FDS - 1024) / 2))
 export BENCH_MAXCONN=$MAXCONN
 
 rm -rf "$WORK"
@@ -229,8 +230,12 @@ wrk_json() {
   read -r newconns originreq < <(awk -v p="$oport" '$1 == p { r++; if ($3 == 1) n++ } END { print n + 0, r + 0 }' "$ORIGIN_LOG")
   wj=$(grep -m1 '^WRKJSON ' <<<"$out" | cut -d' ' -f2-)
   [[ -n $wj ]] || { log "wrk produced no summary: $(tail -3 <<<"$out" | tr '\n' ' ')"; wj=null; }
-  printf '{"wrk":%s,"cpuPct":%s,"upstreamNew":%s,"originRequests":%s}' "$wj" \
-    "$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) }')" "$newconns" "$originreq"
+  printf '{"wrk":%s,%s,"upstreamNew":%s,"originRequests":%s}' "$wj" "$(cpu_fields "$c0" "$c1" "$t0" "$t1")" "$newconns" "$originreq"
+}
+
+# cpu_fields TICKS0 TICKS1 T0 T1: the proxy's CPU seconds (USER_HZ = 100 ticks/s), wall seconds and CPU %.
+cpu_fields() {
+  awk -v a="$1" -v b="$2" -v s="$3" -v e="$4" 'BEGIN { printf "\"cpuS\":%.2f,\"wallS\":%.3f,\"cpuPct\":%.1f", (b - a) / 100, e - s, (b - a) / (e - s) }'
 }
 
 record() { # CASE VARIANT PROXY RUN JSON
@@ -292,7 +297,7 @@ if has_case ws-echo; then
         --conns "$WS_ECHO_CONNS" --duration "$DUR" --warmup 0.5) || true
       t1=$(now_s); c1=$(cpu_ticks "${PID[$p]}")
       j=$(grep -m1 '^WSJSON ' <<<"$out" | cut -d' ' -f2-); [[ -n $j ]] || j=null
-      record ws-echo "c$WS_ECHO_CONNS" "$p" "$r" "{\"ws\":$j,\"cpuPct\":$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) }')}"
+      record ws-echo "c$WS_ECHO_CONNS" "$p" "$r" "{\"ws\":$j,$(cpu_fields "$c0" "$c1" "$t0" "$t1")}"
       log "ws-echo $p run $r: $j"
     done
   done
@@ -408,9 +413,10 @@ if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
     done
     stop workers
   else
-    reason=$(grep -m1 -iE 'workers|error|unknown|unrecognized' "$WORK/logs/workers-check.out" 2>/dev/null | head -c 300 || true)
+    reason=$(grep -v '^invalid config in' "$WORK/logs/workers-check.out" 2>/dev/null | grep -m1 -iE 'workers|unknown' | sed 's/^ *//' | head -c 300 || true)
+    reason="\`--check-config\` rejects \`workers: 2\`: ${reason:-see bench/.work/logs/workers-check.out}"
     [[ $EDGE_KIND == cli ]] || reason="the stand-in has no workers mode"
-    record workers na edge 1 "{\"available\":false,\"reason\":$("$NODE" -e 'console.log(JSON.stringify(process.argv[1]))' "${reason:-check-config rejected workers: 2}")}"
+    record workers na edge 1 "{\"available\":false,\"reason\":$("$NODE" -e 'console.log(JSON.stringify(process.argv[1]))' "$reason")}"
     log "workers: not available ($reason)"
   fi
 fi
@@ -424,13 +430,20 @@ if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
     [[ $s == http ]] && { scheme=http; port=$((BASE + 68)); host=plain.example.com; }
     [[ $s == handshake ]] && extra=(-H 'Connection: close')
     rm -f "$WORK"/prof/*.cpuprofile
+    t_spawn=$(now_s)
     start_edge profile "$WORK/edge-profile.yaml" $((BASE + 68)) $((BASE + 69))
+    t_load=$(now_s)
     wrk_json profile "$BENCH_ORIGIN_EDGE" "$scheme" "$port" "$host" 50 "$((WARM + DUR))" "${extra[@]}" >/dev/null
+    t_end=$(now_s)
     stop profile # SIGTERM: the edge drains and exits, and node writes the profile on exit
     prof=$(ls "$WORK"/prof/*.cpuprofile 2>/dev/null | head -1 || true)
     if [[ -n $prof ]]; then
       mv "$prof" "$WORK/prof/edge-$s.cpuprofile.json"
-      record profile "$s" edge 1 "$("$NODE" "$BENCH/lib/cpuprofile.mjs" "$WORK/prof/edge-$s.cpuprofile.json" 15)"
+      # Only the load window counts (profile time starts about when the process does): skip start-up and
+      # the first half second of load, stop when wrk stopped.
+      from=$(awk -v a="$t_spawn" -v b="$t_load" 'BEGIN { printf "%d", (b - a) * 1000 + 500 }')
+      to=$(awk -v a="$t_spawn" -v b="$t_end" 'BEGIN { printf "%d", (b - a) * 1000 - 300 }')
+      record profile "$s" edge 1 "$("$NODE" "$BENCH/lib/cpuprofile.mjs" "$WORK/prof/edge-$s.cpuprofile.json" 15 "$from" "$to")"
     else
       record profile "$s" edge 1 '{"error":"no profile written: the edge did not exit normally on SIGTERM within 5 s"}'
     fi

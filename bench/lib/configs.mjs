@@ -73,11 +73,11 @@ function nginxProxy() {
       proxy_set_header X-Forwarded-Proto $scheme;`;
   return `# nginx as the reverse proxy under comparison: one worker, upstream keep-alive, same vhosts as the edge.
 worker_processes 1;
-worker_rlimit_nofile ${MAXCONN * 2 + 100};
+worker_rlimit_nofile ${MAXCONN * 2 + 1000};
 daemon off;
 pid ${W}/nginx-proxy.pid;
-error_log ${W}/logs/nginx-proxy.error.log error;
-events { worker_connections ${MAXCONN * 2 + 50}; }
+error_log ${W}/logs/nginx-proxy.error.log warn;
+events { worker_connections ${MAXCONN * 2 + 4096}; }
 http {
   client_body_temp_path ${W}/nginx-tmp/proxy-body;
   proxy_temp_path ${W}/nginx-tmp/proxy-proxy;

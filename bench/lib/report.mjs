@@ -27,7 +27,8 @@ const spread = (s, d = 0) => (s.n > 1 ? `${fmt(s.min, d)}–${fmt(s.max, d)}` : 
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN);
 const fx = (r) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : 'n/a');
 
-const pick = (cs, variant, proxy) => rows.filter((r) => r.case === cs && r.variant === variant && (proxy === undefined || r.proxy === proxy));
+const pick = (cs, variant, proxy) => rows.filter((r) => r.case === cs && (variant === undefined || r.variant === variant)
+  && (proxy === undefined || r.proxy === proxy));
 
 // Metrics of one wrk run.
 const rps = (d) => (d?.wrk ? d.wrk.requests / (d.wrk.duration_us / 1e6) : NaN);
@@ -35,6 +36,11 @@ const p50 = (d) => (d?.wrk ? d.wrk.lat_us.p50 / 1000 : NaN);
 const p99 = (d) => (d?.wrk ? d.wrk.lat_us.p99 / 1000 : NaN);
 const sockErr = (d) => (d?.wrk ? d.wrk.errors.connect + d.wrk.errors.read + d.wrk.errors.write + d.wrk.errors.timeout : NaN);
 const non2xx = (d) => (d?.wrk ? d.wrk.errors.status : NaN);
+// Proxy CPU per operation (µs): comparable even when the proxy was not the bottleneck. The CPU was read
+// over the whole client process (wall seconds), the rate over the measured part.
+const cpuPerOp = (rate) => (d) => (d && d.cpuS !== undefined && rate(d) > 0 ? (1e6 * d.cpuS) / (rate(d) * d.wallS) : NaN);
+const cpuPerReq = cpuPerOp((d) => rps(d));
+const cpuPerRt = cpuPerOp((d) => d.ws?.rtps ?? NaN);
 const upPer1k = (d) => (d?.wrk && d.wrk.requests ? (1000 * d.upstreamNew) / d.wrk.requests : NaN);
 
 function med(cs, variant, proxy, f) {
@@ -46,7 +52,9 @@ const out = [];
 const p = (s = '') => out.push(s);
 function table(head, body) {
   p(`| ${head.join(' | ')} |`);
-  p(`|${head.map((h, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
+  // Numeric columns right-aligned, text left.
+  const numeric = (i) => body.length > 0 && body.every((r) => /^[-\d.,–×% /na*]*$/.test(String(r[i] ?? '')));
+  p(`|${head.map((h, i) => (numeric(i) ? ' ---: ' : ' --- ')).join('|')}|`);
   for (const r of body) p(`| ${r.join(' | ')} |`);
   p();
 }
@@ -94,7 +102,9 @@ if (has('handshake')) {
   const v = `c${meta.handshakeConns}`;
   const e = med('handshake', v, 'edge', rps).med;
   const rn = ratio(e, med('handshake', v, 'nginx', rps).med);
-  target('New TLS handshakes/s ≥ 0.6× nginx', `${fmt(e)}/s = ${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 0.6 : null);
+  const cpu = ratio(med('handshake', v, 'edge', cpuPerReq).med, med('handshake', v, 'nginx', cpuPerReq).med);
+  target('New TLS handshakes/s ≥ 0.6× nginx', `${fmt(e)}/s = ${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 0.6 : null,
+    `proxy CPU per handshake ${fx(cpu)} nginx's`);
   const runs = pick('handshake', v, 'edge');
   const worst = Math.max(...runs.map((r) => r.data.upstreamNew ?? Infinity));
   const per1k = median(runs.map((r) => upPer1k(r.data)));
@@ -113,7 +123,9 @@ if (has('ws-echo')) {
   const v = `c${meta.wsEchoConns}`;
   const e = med('ws-echo', v, 'edge', (d) => d.ws?.rtps).med;
   const rn = ratio(e, med('ws-echo', v, 'nginx', (d) => d.ws?.rtps).med);
-  target('WebSocket echo round trips ≥ 1.0× nginx', `${fmt(e)}/s = ${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 1.0 : null);
+  const cpu = ratio(med('ws-echo', v, 'edge', cpuPerRt).med, med('ws-echo', v, 'nginx', cpuPerRt).med);
+  target('WebSocket echo round trips ≥ 1.0× nginx', `${fmt(e)}/s = ${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 1.0 : null,
+    `proxy CPU per round trip ${fx(cpu)} nginx's (see the case table for whether the proxy was the limit)`);
 }
 if (has('routes')) {
   const small = med('routes', 'exact-r1', 'edge', rps).med;
@@ -149,18 +161,21 @@ function httpTable(cs, variant, title, intro) {
       fmt(rs.med), spread(rs), fx(ratio(rs.med, base('nginx', rps))), fx(ratio(rs.med, base('caddy', rps))),
       fmt(l50.med, 2), fx(ratio(l50.med, base('nginx', p50))), fx(ratio(l50.med, base('caddy', p50))),
       fmt(l99.med, 2), spread(l99, 2), fx(ratio(l99.med, base('nginx', p99))), fx(ratio(l99.med, base('caddy', p99))),
-      fmt(med(cs, variant, proxy, (d) => d.cpuPct).med), fmt(med(cs, variant, proxy, upPer1k).med, 1),
+      fmt(med(cs, variant, proxy, (d) => d.cpuPct).med), fmt(med(cs, variant, proxy, cpuPerReq).med, 1),
+      fx(ratio(med(cs, variant, proxy, cpuPerReq).med, base('nginx', cpuPerReq))), fx(ratio(med(cs, variant, proxy, cpuPerReq).med, base('caddy', cpuPerReq))),
+      fmt(med(cs, variant, proxy, upPer1k).med, 1),
       `${fmt(med(cs, variant, proxy, sockErr).med)} / ${fmt(med(cs, variant, proxy, non2xx).med)}`,
     ]);
   }
   table(['Proxy', 'req/s', 'spread', '× nginx', '× Caddy', 'p50 ms', '× nginx', '× Caddy', 'p99 ms', 'spread', '× nginx', '× Caddy',
-    'proxy CPU %', 'upstream conns / 1k req', 'socket errors / non-2xx'], body);
+    'proxy CPU %', 'CPU µs / req', '× nginx', '× Caddy', 'upstream conns / 1k req', 'socket errors / non-2xx'], body);
 }
 
 p('## Results');
 p();
 p('Columns: req/s and latency (wrk `--latency`, one thread); × nginx / × Caddy are ratios of medians; proxy CPU % is the');
-p('proxy process tree\'s CPU use during the run (100 % = its one core: below ~95 % the proxy was not the bottleneck);');
+p('proxy process tree\'s CPU use during the run (100 % = its one core: well below that, the load side was the limit);');
+p('CPU µs / req is the proxy\'s CPU time per request, comparable whatever the bottleneck;');
 p('upstream conns / 1k req counts connections the proxy opened to the origin (the origin\'s access log).');
 p();
 httpTable('http-ka', 'c50', 'HTTP/1.1 keep-alive, 50 connections');
@@ -185,10 +200,15 @@ if (has('ws-echo')) {
     const l99 = med('ws-echo', v, proxy, (d) => d.ws?.lat_ms.p99);
     body.push([NAMES[proxy], fmt(s.med), spread(s), fx(ratio(s.med, base('nginx', f))), fx(ratio(s.med, base('caddy', f))),
       fmt(l50.med, 2), fmt(l99.med, 2), fx(ratio(l99.med, base('nginx', (d) => d.ws?.lat_ms.p99))), fx(ratio(l99.med, base('caddy', (d) => d.ws?.lat_ms.p99))),
-      fmt(med('ws-echo', v, proxy, (d) => d.cpuPct).med),
+      fmt(med('ws-echo', v, proxy, (d) => d.cpuPct).med), fmt(med('ws-echo', v, proxy, cpuPerRt).med, 1),
+      fx(ratio(med('ws-echo', v, proxy, cpuPerRt).med, base('nginx', cpuPerRt))), fx(ratio(med('ws-echo', v, proxy, cpuPerRt).med, base('caddy', cpuPerRt))),
       fmt(med('ws-echo', v, proxy, (d) => (d.ws ? d.ws.errors + d.ws.openFailed : NaN)).med)]);
   }
-  table(['Proxy', 'round trips/s', 'spread', '× nginx', '× Caddy', 'p50 ms', 'p99 ms', 'p99 × nginx', 'p99 × Caddy', 'proxy CPU %', 'errors'], body);
+  table(['Proxy', 'round trips/s', 'spread', '× nginx', '× Caddy', 'p50 ms', 'p99 ms', 'p99 × nginx', 'p99 × Caddy', 'proxy CPU %',
+    'CPU µs / round trip', '× nginx', '× Caddy', 'errors'], body);
+  p('The client and the echo origin (both Node.js) share the load core; when the proxy CPU % is well below 100 the client side was '
+    + 'the limit, and CPU µs per round trip is the fairer comparison.');
+  p();
 }
 
 if (has('ws-idle')) {
@@ -278,12 +298,15 @@ if (has('workers')) {
 if (has('profile')) {
   p('## Where idcs-edge spends its time (`node --cpu-prof`)');
   p();
-  p('Self time by area of code, over one profiled run per scenario (50 connections). Profiles: bench/.work/prof/.');
+  p('Self time by area of code, as a share of the busy (non-idle) samples taken while wrk ran (start-up excluded); one profiled');
+  p('run per scenario, 50 connections. The .cpuprofile files are kept in bench/.work/prof/ (open them in Chrome DevTools).');
   p();
   for (const r of pick('profile')) {
     p(`### ${r.variant === 'http' ? 'HTTP keep-alive' : r.variant === 'https' ? 'HTTPS keep-alive' : 'New TLS handshakes'}`);
     p();
     if (r.data.error) { p(r.data.error); p(); continue; }
+    p(`Busy ${fmt(r.data.busyPct, 0)} % of the ${fmt(r.data.windowMs / 1000, 1)} s window.`);
+    p();
     table(['Area', '% of samples'], r.data.areas.slice(0, 14).map((a) => [a.name, fmt(a.pct, 1)]));
     table(['Top functions (self)', 'where', '%'], r.data.top.slice(0, 12).map((t) => [`\`${t.fn}\``, t.where, fmt(t.pct, 1)]));
   }
