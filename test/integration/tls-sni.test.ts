@@ -147,29 +147,31 @@ describe('SNI certificate selection', () => {
     const dir = join(await tempDir(t), 'certs');
     const missing: string[] = [];
     const { certs } = manager(dir, { onMissingManaged: (m) => missing.push(`${m.name}: ${m.reason}`) });
-    certs.activate(await certs.prepare(buildRouteTable(validateConfig({ proxies: [{ domain: '*.user1.example.com', owner: 'user1', ssl: true, certSource: 'letsencrypt' }] }))));
+    const config = validateConfig({ acme: { agreeTos: true }, proxies: [{ domain: 'secure.example.com', target: '10.0.0.5', ssl: true, certSource: 'letsencrypt' }] });
+    certs.activate(await certs.prepare(buildRouteTable(config)));
     certs.watch();
     const port = await serve(t, certs);
-    assert.deepEqual(missing, ['*.user1.example.com: no certificate stored']);
-    const fallback = await peerCertificate(port, 'vm1.user1.example.com');
-    assert.equal(fallback.subjectaltname, 'DNS:*.user1.example.com');
+    assert.deepEqual(missing, ['secure.example.com: no certificate stored']);
+    const fallback = await peerCertificate(port, 'secure.example.com');
+    assert.equal(fallback.subjectaltname, 'DNS:secure.example.com');
+    assert.notEqual(fallback.issuer.CN, ca.cn);
     assert.equal(certs.servedCertificates()[0]!.fallback, true);
 
     // Stands in for `idcs-edge --renew-ssl` or the ACME issuer: a separate process writing to the store.
-    const issued = await makeLeaf({ ca, names: ['*.user1.example.com'] });
+    const issued = await makeLeaf({ ca, names: ['secure.example.com'] });
     const code = `
       const { createCertStore } = await import(${JSON.stringify(resolve('src/tls/store.ts'))});
       const { silentLogger } = await import(${JSON.stringify(resolve('src/log.ts'))});
       const store = createCertStore({ dir: ${JSON.stringify(dir)}, log: silentLogger(), clock: { now: () => new Date() } });
-      await store.withLock('*.user1.example.com', () => store.write('*.user1.example.com',
+      await store.withLock('secure.example.com', () => store.write('secure.example.com',
         { certPem: process.env.CERT, keyPem: process.env.KEY, meta: { source: 'letsencrypt' } }));`;
     const child = spawn(NODE, ['--input-type=module', '-e', code], { stdio: 'inherit', env: { ...process.env, CERT: issued.chainPem, KEY: issued.keyPem } });
     t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
     assert.equal(await new Promise((r) => child.once('exit', r)), 0);
 
     await waitFor('the issued certificate to be served', async () =>
-      (await peerCertificate(port, 'vm1.user1.example.com')).issuer.CN === ca.cn, 5_000);
-    assert.deepEqual(await verifiedBy(port, 'vm2.user1.example.com', ca.certPem), { authorized: true, error: undefined });
+      (await peerCertificate(port, 'secure.example.com')).issuer.CN === ca.cn, 5_000);
+    assert.deepEqual(await verifiedBy(port, 'secure.example.com', ca.certPem), { authorized: true, error: undefined });
     assert.equal(certs.servedCertificates()[0]!.fallback, false);
   });
 });

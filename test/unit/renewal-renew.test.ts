@@ -158,17 +158,22 @@ describe('renewalTargets', () => {
   it('lists one certificate per ssl route, wildcards by their wildcard name', () => {
     const table = buildRouteTable(validateConfig({
       vms: [{ name: 'vm1', owner: 'user1', ip: '10.0.0.9' }],
+      acme: { agreeTos: true },
       proxies: [
         { domain: 'App.Example.com', target: '10.0.0.5', ssl: true },
         { domain: 'plain.example.com', target: '10.0.0.5' },
-        { domain: '*.user1.example.com', owner: 'user1', ssl: true, certSource: 'letsencrypt' },
+        { domain: '*.user1.example.com', owner: 'user1', ssl: true },
+        { domain: 'secure.example.com', target: '10.0.0.5', ssl: true, certSource: 'letsencrypt' },
         { domain: 'shop.example.com', target: '10.0.0.6', ssl: true, certSource: 'upload', certFile: '/x/c.pem', keyFile: '/x/k.pem' },
         { domain: 'off.example.com', target: '10.0.0.6', ssl: true, enabled: false },
       ],
     }));
-    assert.deepEqual(renewalTargets(table), [
+    const seen = renewalTargets(table).map(({ name, names, source, certFile, keyFile }) =>
+      ({ name, names, source, ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) }));
+    assert.deepEqual(seen, [
       { name: 'app.example.com', names: ['app.example.com'], source: 'self-signed' },
-      { name: '*.user1.example.com', names: ['*.user1.example.com'], source: 'letsencrypt' },
+      { name: '*.user1.example.com', names: ['*.user1.example.com'], source: 'self-signed' },
+      { name: 'secure.example.com', names: ['secure.example.com'], source: 'letsencrypt' },
       { name: 'shop.example.com', names: ['shop.example.com'], source: 'upload', certFile: '/x/c.pem', keyFile: '/x/k.pem' },
     ]);
   });
