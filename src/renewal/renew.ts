@@ -56,12 +56,9 @@ export interface RenewOptions {
   readonly lockWaitMs?: number;
 }
 
-/** The certificates a route table needs: one per ssl route, named by its domain (wildcards by `*.<domain>`). */
+/** The certificates a route table needs (see RouteTable.certTargets: templates may expand to one per VM). */
 export function renewalTargets(table: RouteTable): RenewTarget[] {
-  return table.routes.filter((r) => r.ssl).map((r) => Object.freeze({
-    name: r.domain, names: Object.freeze([r.domain]), source: r.certSource,
-    ...(r.certFile !== undefined ? { certFile: r.certFile } : {}), ...(r.keyFile !== undefined ? { keyFile: r.keyFile } : {}),
-  }));
+  return [...table.certTargets];
 }
 
 const errorOf = (err: unknown) => ({

@@ -43,6 +43,17 @@ export interface Route {
   readonly owner: string | undefined;
 }
 
+/** One certificate the table needs: its store name, the names in it, and where it comes from. */
+export interface CertTarget {
+  readonly name: string;
+  readonly names: readonly string[];
+  readonly source: CertSource;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** The proxy's position in the config, for errors that name it. */
+  readonly index: number;
+}
+
 export interface Match {
   readonly ok: true;
   readonly route: Route;
@@ -77,6 +88,12 @@ export interface RouteTable {
   lookup(host: string | null): Resolution;
   /** Every upstream reachable through the table (pools are built for these). */
   readonly upstreams: readonly Upstream[];
+  /**
+   * The certificates the ssl routes need. A wildcard route needs its wildcard certificate, except a
+   * letsencrypt template without a DNS hook: a CA issues wildcards only through DNS-01, so each VM's own
+   * name gets an HTTP-01 certificate instead, and names no VM has are never sent to the CA.
+   */
+  readonly certTargets: readonly CertTarget[];
 }
 
 /** [a-z0-9_-]{1,63}, not starting or ending with '-'. A loop, not a regex: this runs per request. */
@@ -111,7 +128,9 @@ function tlsOf(p: ProxyRule): UpstreamTls | null {
 }
 
 /** Builds the table from a validated config. Disabled proxies are left out (their domains answer 404). */
-export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): RouteTable {
+export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'> & { readonly acme?: { readonly dnsHook?: string | undefined } | undefined }): RouteTable {
+  const certTargets: CertTarget[] = [];
+  const hasDnsHook = config.acme?.dnsHook !== undefined;
   const exact = new Map<string, Match>();
   const wildcard = new Map<string, WildcardEntry>();
   const routes: Route[] = [];
@@ -140,6 +159,11 @@ export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): Ro
       certFile: p.certFile, keyFile: p.keyFile, note: p.note, owner: p.owner,
     });
     routes.push(route);
+    const perVm = kind === 'template' && p.certSource === 'letsencrypt' && !hasDnsHook;
+    if (p.ssl && !perVm) {
+      certTargets.push(Object.freeze({ name: p.domain, names: Object.freeze([p.domain]), source: p.certSource, index,
+        ...(p.certFile !== undefined ? { certFile: p.certFile } : {}), ...(p.keyFile !== undefined ? { keyFile: p.keyFile } : {}) }));
+    }
     const tls = tlsOf(p);
     if (kind === 'exact') {
       const upstream = intern(makeUpstream(p.protocol, p.target!, defaultPort(p), tls));
@@ -158,6 +182,12 @@ export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): Ro
       byVm.set(vm.name, Object.freeze({ ok: true as const, route, upstream, vm: vm.name }));
     }
     wildcard.set(suffix, Object.freeze({ route, fixed: undefined, byVm }));
+    if (p.ssl && p.certSource === 'letsencrypt' && !hasDnsHook) {
+      for (const vm of byVm.keys()) {
+        // A VM name that is not a DNS label (upper case is folded already) cannot be in a certificate.
+        if (isDnsLabel(vm)) certTargets.push(Object.freeze({ name: `${vm}.${suffix}`, names: Object.freeze([`${vm}.${suffix}`]), source: p.certSource, index }));
+      }
+    }
   });
 
   const lookup = (host: string | null): Resolution => {
@@ -185,6 +215,7 @@ export function buildRouteTable(config: Pick<EdgeConfig, 'proxies' | 'vms'>): Ro
 
   const resolve = (rawHost: string | null | undefined): Resolution => lookup(normalizeHost(rawHost));
 
-  return Object.freeze({ routes: Object.freeze(routes), resolve, lookup, upstreams: Object.freeze([...upstreamsByKey.values()]) });
+  return Object.freeze({ routes: Object.freeze(routes), resolve, lookup, upstreams: Object.freeze([...upstreamsByKey.values()]),
+    certTargets: Object.freeze(certTargets) });
 }
 

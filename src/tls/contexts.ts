@@ -13,8 +13,8 @@ import { CertError, ConfigError, ErrorCodes, type ConfigIssue } from '../errors.
 import type { Logger } from '../log.ts';
 import { expiryWarning } from '../renewal/policy.ts';
 import { lookupExactThenWildcard, normalizeHost } from '../routing/host.ts';
-import type { Route, RouteTable } from '../routing/table.ts';
-import { coversAll } from './certinfo.ts';
+import type { CertTarget, RouteTable } from '../routing/table.ts';
+import { coversAll, parseCertPem } from './certinfo.ts';
 import type { Issuer, StoredCert } from './issuer.ts';
 import { DEFAULT_CERT_HOST, DEFAULT_CERT_NAME } from './selfsigned.ts';
 import { watchGeneration, type CertStore } from './store.ts';
@@ -129,28 +129,40 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   const valid = (names: readonly string[]) => (s: StoredCert) =>
     coversAll(s.meta.names, names) && Date.parse(s.meta.notAfter) > clock.now().getTime();
 
-  const forRoute = async (route: Route): Promise<IndexedCert> => {
-    const name = route.domain;
-    const names = [route.domain];
-    const want = { domains: [name], wanted: names, routeSource: route.certSource };
-    if (route.certSource === 'upload') {
-      const up = validateUpload({ domain: name, certFile: route.certFile!, keyFile: route.keyFile!, now: clock.now() });
+  // Stand-ins for letsencrypt names live in memory only: storing them would need the name's lock, which an
+  // issuing renewer holds for as long as the CA takes, and the handshake must never wait on the CA.
+  const standIns = new Map<string, StoredCert>();
+  const standIn = async (name: string, names: readonly string[]): Promise<StoredCert> => {
+    const hit = standIns.get(name);
+    if (hit && valid(names)(hit)) return hit;
+    const issued = await selfSigned.issue({ name, names });
+    const info = parseCertPem(issued.certPem);
+    const cert: StoredCert = { ...issued, meta: { name, source: 'self-signed', names: info.names, notBefore: info.notBefore,
+      notAfter: info.notAfter, issuer: info.issuer, fingerprint256: info.fingerprint256, storedAt: clock.now().toISOString() } };
+    standIns.set(name, cert);
+    return cert;
+  };
+
+  const forTarget = async (target: CertTarget): Promise<IndexedCert> => {
+    const { name, names } = target;
+    const want = { domains: names, wanted: names, routeSource: target.source };
+    if (target.source === 'upload') {
+      const up = validateUpload({ domain: name, certFile: target.certFile!, keyFile: target.keyFile!, now: clock.now() });
       return Object.freeze({ name, source: 'upload' as const, names: up.info.names, notAfter: up.info.notAfter,
         fingerprint256: up.info.fingerprint256, ...want, fallback: false, fromStore: false,
         context: contextFor(up.certPem, up.keyPem) });
     }
-    if (route.certSource === 'self-signed') {
+    if (target.source === 'self-signed') {
       const ok = valid(names);
       return indexed(await ensureSelfSigned(name, names, (s) => s.meta.source === 'self-signed' && ok(s)), want);
     }
-    // letsencrypt: an issued certificate that covers the domain is served even when expired (renewal's job);
-    // otherwise a self-signed stand-in under the same name keeps TLS up until the ACME issuer stores one.
+    // letsencrypt: an issued certificate that covers the names is served even when expired (renewal's job);
+    // otherwise a self-signed stand-in keeps TLS up until the issuer stores one (refresh() picks it up).
     const stored = await store.read(name);
     if (stored && stored.meta.source === 'letsencrypt' && coversAll(stored.meta.names, names)) return indexed(stored, want);
     const reason = stored ? `stored certificate is ${stored.meta.source === 'letsencrypt' ? 'for other names' : 'a self-signed stand-in'}` : 'no certificate stored';
-    // TODO(acme): main.ts passes the ACME issuer's "order now" here; until then the fallback is all there is.
     opts.onMissingManaged?.({ name, names, reason });
-    return indexed(await ensureSelfSigned(name, names, valid(names)), want);
+    return indexed(await standIn(name, names), want);
   };
 
   const build = (certs: readonly IndexedCert[], def: IndexedCert): CertIndex => {
@@ -166,25 +178,27 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   };
 
   const prepare = async (table: RouteTable): Promise<CertIndex> => {
-    const routes = table.routes.filter((r) => r.ssl);
+    const targets = table.certTargets;
     const results: Array<IndexedCert | null> = [];
     const issues: ConfigIssue[] = [];
     // A few at a time: self-signed key generation runs on the thread pool, so routes overlap usefully.
     let next = 0;
     const worker = async () => {
-      while (next < routes.length) {
+      while (next < targets.length) {
         const i = next++;
-        const route = routes[i]!;
+        const target = targets[i]!;
         try {
-          results[i] = await forRoute(route);
+          results[i] = await forTarget(target);
         } catch (err) {
           if (!(err instanceof CertError) || err.code !== ErrorCodes.CERT_UPLOAD) throw err;
           results[i] = null;
-          issues.push({ path: `proxies[${route.index}].certFile`, message: err.message });
+          issues.push({ path: `proxies[${target.index}].certFile`, message: err.message });
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(4, routes.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(4, targets.length) }, worker));
+    const wanted = new Set(targets.map((t) => t.name));
+    for (const name of standIns.keys()) if (!wanted.has(name)) standIns.delete(name);
     if (issues.length) {
       issues.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
       throw new ConfigError(ErrorCodes.CONFIG_INVALID,
