@@ -72,10 +72,18 @@ export function expiryWarning(notAfter: Date | string, now: Date): boolean {
 }
 
 /**
- * How long to wait before the next automatic attempt after `failures` consecutive failures: 1 h, 2 h,
- * 4 h ... capped at 12 h, so a daily schedule always gets its next run (and rate limits are respected).
+ * How long to wait before the next automatic attempt after `failures` consecutive failures: 1 min, 10 min,
+ * 100 min, then daily. Quick enough to ride out a blip, slow enough that a broken name never burns the
+ * CA's failed-validation limit (Let's Encrypt: 5 per account, name and hour).
  */
 export function retryBackoffMs(failures: number): number {
   if (failures <= 0) return 0;
-  return Math.min(3_600_000 * 2 ** (failures - 1), 12 * 3_600_000);
+  return failures >= 4 ? 86_400_000 : 60_000 * 10 ** (failures - 1);
+}
+
+/** The next attempt time: the backoff, or later when the CA said when to come back (Retry-After). */
+export function nextAttemptAt(now: Date, failures: number, retryAfterSeconds: number | undefined): Date {
+  const backoff = now.getTime() + retryBackoffMs(failures);
+  const ca = retryAfterSeconds !== undefined ? now.getTime() + retryAfterSeconds * 1000 : 0;
+  return new Date(Math.max(backoff, ca));
 }

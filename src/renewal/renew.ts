@@ -15,7 +15,7 @@ import type { RouteTable } from '../routing/table.ts';
 import { coversAll, parseCertPem } from '../tls/certinfo.ts';
 import type { Issuer, StoredCert } from '../tls/issuer.ts';
 import type { CertStore } from '../tls/store.ts';
-import { renewalDecision, retryBackoffMs, type RenewalDecision } from './policy.ts';
+import { nextAttemptAt, renewalDecision, type RenewalDecision } from './policy.ts';
 
 export interface RenewTarget {
   /** Store name: the route's domain (`*.user1.example.com` for wildcard and template routes). */
@@ -128,11 +128,13 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
     } catch (err) {
       const error = errorOf(err);
       const failures = (current?.meta.failures ?? 0) + 1;
-      const nextAttemptAt = new Date(now.getTime() + retryBackoffMs(failures)).toISOString();
+      // An ACME error carries the problem type and, on rate limits, the CA's Retry-After (seconds).
+      const { problemType, retryAfter } = err as { problemType?: string; retryAfter?: number };
+      const next = nextAttemptAt(now, failures, retryAfter).toISOString();
       // The old certificate stays in place; only its meta learns about the failure (for `idcs-edge certs`).
-      await store.updateMeta(t.name, { lastError: { at: now.toISOString(), ...error }, failures, nextAttemptAt })
+      await store.updateMeta(t.name, { lastError: { at: now.toISOString(), ...error, ...(problemType ? { problemType } : {}) }, failures, nextAttemptAt: next })
         .catch((e: Error) => log.error({ name: t.name, err: e.message }, 'cannot record the renewal failure'));
-      log.error({ name: t.name, source: t.source, code: error.code, err: error.message, failures, nextAttemptAt }, 'certificate renewal failed');
+      log.error({ name: t.name, source: t.source, code: error.code, problemType, err: error.message, failures, nextAttemptAt: next }, 'certificate renewal failed');
       return { ...base, after: current?.meta.notAfter ?? null, action: 'failed', reason: d.reason, error };
     }
   }, opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : undefined);

@@ -82,10 +82,10 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
 
   const run = async (targets: readonly RenewTarget[], reason: string): Promise<readonly RenewResult[]> => {
     const results = await renewAll(o.deps(), [...targets], { renewWithinDays: o.renewWithinDays() });
-    if (results.some((r) => r.action === 'renewed')) await o.onStored();
     for (const r of results) {
       if (r.action === 'renewed') log.info({ name: r.name, source: r.source, notAfter: r.after, reason }, 'certificate stored');
     }
+    if (results.some((r) => r.action === 'renewed')) await o.onStored();
     alert(results);
     await scheduleRetries(results);
     return results;

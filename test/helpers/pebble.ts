@@ -142,7 +142,9 @@ export async function startPebble(t: Ctx, opts: PebbleOptions): Promise<Pebble> 
     const dns = spawnLogged('pebble-challtestsrv', ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-dns01', `127.0.0.1:${dnsPort}`,
       '-management', `127.0.0.1:${mgmtPort}`, '-http01', '', '-https01', '', '-tlsalpn01', ''], process.env, output);
     const pebble = spawnLogged('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'],
-      { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' }, output);
+      // PEBBLE_AUTHZREUSE=0: every order runs its challenges (Pebble otherwise reuses half of the valid
+      // authorizations of an account, and a test of the challenge path would pass without one).
+      { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' }, output);
     const stop = async () => {
       await Promise.all([stopChild(pebble), stopChild(dns)]);
     };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expiryWarning, renewalDecision, retryBackoffMs } from '../../src/renewal/policy.ts';
+import { expiryWarning, nextAttemptAt, renewalDecision, retryBackoffMs } from '../../src/renewal/policy.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2025-03-01T00:00:00Z');
@@ -62,8 +62,20 @@ describe('expiryWarning', () => {
 });
 
 describe('retryBackoffMs', () => {
-  const cases: Array<[number, number]> = [[0, 0], [1, 3_600_000], [2, 7_200_000], [4, 28_800_000], [5, 43_200_000], [20, 43_200_000]];
+  const cases: Array<[number, number]> = [[0, 0], [1, 60_000], [2, 600_000], [3, 6_000_000], [4, 86_400_000], [20, 86_400_000]];
   for (const [failures, ms] of cases) {
     it(`${failures} failures`, () => assert.equal(retryBackoffMs(failures), ms));
+  }
+});
+
+describe('nextAttemptAt', () => {
+  const now = new Date('2025-03-01T00:00:00Z');
+  const cases: Array<[string, number, number | undefined, string]> = [
+    ['backoff alone', 1, undefined, '2025-03-01T00:01:00.000Z'],
+    ['Retry-After later than the backoff wins', 1, 3600, '2025-03-01T01:00:00.000Z'],
+    ['backoff later than Retry-After wins', 3, 60, '2025-03-01T01:40:00.000Z'],
+  ];
+  for (const [what, failures, retryAfter, want] of cases) {
+    it(what, () => assert.equal(nextAttemptAt(now, failures, retryAfter).toISOString(), want));
   }
 });

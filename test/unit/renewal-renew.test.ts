@@ -98,16 +98,31 @@ describe('renewAll', () => {
     const kept = await store.read('app.example.com');
     assert.equal(kept?.meta.fingerprint256, fp);
     assert.deepEqual([kept?.meta.failures, kept?.meta.lastError?.message, kept?.meta.nextAttemptAt],
-      [1, 'CA said no', '2025-05-10T01:00:00.000Z']);
+      [1, 'CA said no', '2025-05-10T00:01:00.000Z']);
 
     const [waiting] = await renewAll(deps, [APP], OPTS);
     assert.equal(waiting!.action, 'skipped');
-    assert.match(waiting!.reason, /retrying after 2025-05-10T01:00:00.000Z \(1 failed attempt\(s\), last: CA said no\)/);
+    assert.match(waiting!.reason, /retrying after 2025-05-10T00:01:00.000Z \(1 failed attempt\(s\), last: CA said no\)/);
     const [forced] = await renewAll(deps, [APP], { ...OPTS, force: true });
     assert.equal(forced!.action, 'renewed');
     const after = await store.read('app.example.com');
     assert.equal(after?.meta.lastError, undefined);
     assert.equal(after?.meta.failures, undefined);
+  });
+
+  it('honours a rate limit\'s Retry-After and records the ACME problem type', async (t) => {
+    const { clock, store, deps } = await setup(t);
+    await renewAll(deps, [APP], OPTS);
+    const limited: Issuer = { source: 'self-signed', issue: async (req) => {
+      throw Object.assign(new CertError(ErrorCodes.ACME_RATE_LIMITED, req.name, 'too many certificates'),
+        { problemType: 'urn:ietf:params:acme:error:rateLimited', retryAfter: 7200 });
+    } };
+    clock.advanceDays(70);
+    const [r] = await renewAll({ ...deps, issuers: { 'self-signed': limited } }, [APP], OPTS);
+    assert.equal(r!.error?.code, 'EDGE_ERR_ACME_RATE_LIMITED');
+    const meta = (await store.read('app.example.com'))!.meta;
+    assert.equal(meta.lastError?.problemType, 'urn:ietf:params:acme:error:rateLimited');
+    assert.equal(Date.parse(meta.nextAttemptAt!) - clock.now().getTime(), 7_200_000, 'two hours, not the one-minute backoff');
   });
 
   it('re-checks inside the lock and keeps what another process stored meanwhile', async (t) => {
