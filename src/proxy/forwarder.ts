@@ -1,9 +1,14 @@
 /**
- * The one file that imports the proxy library (http-proxy-3). It forwards a routed request or upgrade to
- * an upstream through that upstream's keep-alive agent, and reports failures back as UpstreamErrors.
- * Everything per upstream (target URL, agent, TLS options) is precomputed once per upstream object.
+ * Forwarding to VMs, and the one file that imports the proxy library (http-proxy-3).
+ *
+ * Ordinary requests take a direct path over node:http(s) with the upstream's keep-alive agent: measured in
+ * bench/, http-proxy-3's per-request work (option merging, its pass pipeline) cost more than the proxying
+ * itself, and with our options (no path rewrite, no x-forwarded handling, no cookie rewriting) its passes
+ * reduce to what is below. WebSocket upgrades stay with http-proxy-3, which handles the upgrade handshake,
+ * non-101 answers and socket piping well. Failures come back as UpstreamErrors either way.
  */
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProxyServer, type ServerOptions } from 'http-proxy-3';
@@ -15,8 +20,6 @@ import { stripResponseHopByHop } from './hop.ts';
 /** What the request handler leaves on the request so the shared event handlers can find it. */
 export interface ForwardContext {
   readonly upstream: Upstream;
-  /** The client's own Connection header, removed before forwarding. */
-  readonly clientConnection: string | undefined;
   onError(err: UpstreamError): void;
   /** For upgrades: called with the VM-side socket once the VM switched protocols. */
   onUpgraded?: (upstreamSocket: Socket) => void;
@@ -39,6 +42,17 @@ function onUpstreamTimeout(this: ClientRequest): void {
   this.destroy(timeoutError());
 }
 
+/** Destroys a connecting socket that has not connected in time (a VM that drops SYNs). */
+function armConnectTimeout(socket: Socket, ms: number): void {
+  const timer = setTimeout(() => {
+    socket.destroy(Object.assign(new Error(`no connection within ${ms} ms`), { code: 'ECONNECT_TIMEOUT' }));
+  }, ms);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  socket.once('connect', clear);
+  socket.once('close', clear);
+}
+
 export function createForwarder(opts: { timeoutMs: number; connectTimeoutMs: number }): Forwarder {
   const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, prependPath: false });
   const optionsCache = new WeakMap<Upstream, WeakMap<Agent, ServerOptions>>();
@@ -53,28 +67,15 @@ export function createForwarder(opts: { timeoutMs: number; connectTimeoutMs: num
         agent,
         secure: !u.tls?.insecureSkipVerify,
         connectTimeout: opts.connectTimeoutMs,
-        // Off: the library's own timeout would surface as a reset (502); ours, set on 'proxyReq', is a 504.
-        proxyTimeout: 0,
       };
       byAgent.set(agent, o);
     }
     return o;
   };
 
-  proxy.on('proxyReq', (proxyReq) => {
-    proxyReq.setTimeout(opts.timeoutMs, onUpstreamTimeout);
-  });
-  proxy.on('proxyRes', (proxyRes, req) => {
-    // Headers arrived: the VM answered. Streaming bodies (SSE, downloads) may then idle as long as they like.
-    (proxyRes as IncomingMessage & { req?: ClientRequest }).req?.setTimeout(0);
-    stripResponseHopByHop(proxyRes.headers);
-    const ctx = (req as WithCtx)[kForward];
-    const conn = ctx?.clientConnection;
-    const wantsClose = conn !== undefined ? /(?:^|,)\s*close\s*(?:,|$)/i.test(conn)
-      : req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
-    proxyRes.headers['connection'] = wantsClose ? 'close' : 'keep-alive';
-  });
   proxy.on('proxyReqWs', (proxyReq, req) => {
+    // The VM must answer the handshake in time; once upgraded, the library turns socket timeouts off.
+    proxyReq.setTimeout(opts.timeoutMs, onUpstreamTimeout);
     const ctx = (req as WithCtx)[kForward];
     if (ctx?.onUpgraded) proxyReq.once('upgrade', (_res: IncomingMessage, s: Socket) => ctx.onUpgraded!(s));
   });
@@ -87,8 +88,46 @@ export function createForwarder(opts: { timeoutMs: number; connectTimeoutMs: num
 
   return {
     web(req, res, ctx, agent) {
-      (req as WithCtx)[kForward] = ctx;
-      proxy.web(req, res, optionsFor(ctx.upstream, agent));
+      const u = ctx.upstream;
+      const proxyReq = (u.protocol === 'https' ? https : http).request({
+        agent, host: u.host, port: u.port, method: req.method, path: req.url,
+        // req.headers already carries the client's Host (the VM sees it) and the forwarding headers.
+        headers: req.headers, setHost: false,
+      });
+      proxyReq.setTimeout(opts.timeoutMs, onUpstreamTimeout);
+      proxyReq.once('socket', (socket: Socket) => {
+        // Only new connections connect; pooled ones are handed over connected.
+        if (socket.connecting) armConnectTimeout(socket, opts.connectTimeoutMs);
+      });
+      let clientGone = false;
+      proxyReq.on('response', (proxyRes: IncomingMessage) => {
+        // The VM answered: streaming after this (SSE, downloads) may idle as long as it likes.
+        proxyReq.setTimeout(0);
+        const h = proxyRes.headers;
+        stripResponseHopByHop(h);
+        // Framing is ours to choose for our client (chunked, or close for HTTP/1.0): Node does it when
+        // neither header is set, and keeps or closes the client connection as that client asked.
+        delete h['transfer-encoding'];
+        if (res.headersSent || clientGone) {
+          proxyRes.resume();
+          return;
+        }
+        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, h);
+        proxyRes.pipe(res);
+        proxyRes.on('error', () => res.destroy());
+      });
+      proxyReq.on('error', (err: Error) => {
+        // A client that hung up is not the VM's fault: nothing to answer, nothing to report.
+        if (clientGone) return;
+        ctx.onError(classifyUpstreamError(err, u.origin));
+      });
+      res.once('close', () => {
+        if (!res.writableFinished) {
+          clientGone = true;
+          proxyReq.destroy();
+        }
+      });
+      req.pipe(proxyReq);
     },
     ws(req, socket, head, ctx, agent) {
       (req as WithCtx)[kForward] = ctx;

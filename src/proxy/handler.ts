@@ -44,17 +44,18 @@ export interface Handlers {
 export function createHandlers(deps: HandlerDeps): Handlers {
   const { forwarder, pools, upgrades, log } = deps;
 
+  /** One `access` line per request (info level). */
   const accessLog = (req: IncomingMessage, status: number, started: number, host: string, upstream: string | undefined,
-    bytes: number, err?: { code: string; message: string }) => {
-    if (err) {
-      log.warn({ host, method: req.method, path: req.url, status, upstream, client: req.socket.remoteAddress, code: err.code, err: err.message },
-        'request failed');
-    }
+    bytes: number, code?: string) => {
     if (!log.isLevelEnabled('info')) return;
     log.info({
       host, method: req.method, path: req.url, status, bytes, ms: Math.round((performance.now() - started) * 10) / 10,
-      upstream, client: req.socket.remoteAddress, ...(err ? { code: err.code } : {}),
+      upstream, client: req.socket.remoteAddress, ...(code ? { code } : {}),
     }, 'access');
+  };
+  /** The answer to "why does my domain return 502?": what failed, in words, at warn level. */
+  const logFailure = (req: IncomingMessage, host: string, upstream: string | undefined, status: number, code: string, message: string) => {
+    log.warn({ host, method: req.method, path: req.url, status, upstream, client: req.socket.remoteAddress, code, err: message }, 'request failed');
   };
 
   const proxyWeb = (req: IncomingMessage, res: ServerResponse, started: number, encrypted: boolean) => {
@@ -75,23 +76,27 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return;
     }
     const socket = req.socket;
-    const bytesBefore = socket.bytesWritten;
-    const clientConnection = stripHopByHop(req.headers, false);
+    stripHopByHop(req.headers, false);
     applyForwardingHeaders(req.headers, {
       peer: socket.remoteAddress ?? '', trusted: st.trusted.isTrusted(socket.remoteAddress),
       proto: encrypted ? 'https' : 'http', host: req.headers.host!, port: socket.localPort ?? 0,
     });
     let failed: UpstreamError | undefined;
-    res.once('close', () => {
-      accessLog(req, failed ? httpStatusOf(failed) : res.statusCode, started, host2, r.upstream.origin,
-        socket.bytesWritten - bytesBefore, failed ? { code: failed.code, message: failed.message } : undefined);
-    });
+    // The access line is the only per-request listener, so it is only added when it will be written.
+    if (log.isLevelEnabled('info')) {
+      const bytesBefore = socket.bytesWritten;
+      res.once('close', () => {
+        accessLog(req, failed ? httpStatusOf(failed) : res.statusCode, started, host2, r.upstream.origin,
+          socket.bytesWritten - bytesBefore, failed?.code);
+      });
+    }
     forwarder.web(req, res, {
       upstream: r.upstream,
-      clientConnection,
       onError(err) {
         failed = err;
-        sendErrorPage(res, req.headers.accept, { status: httpStatusOf(err), code: err.code, message: err.message });
+        const status = httpStatusOf(err);
+        logFailure(req, host2, r.upstream.origin, status, err.code, err.message);
+        sendErrorPage(res, req.headers.accept, { status, code: err.code, message: err.message });
       },
     }, pools.get(r.upstream));
   };
@@ -136,7 +141,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const refuse = (status: number, code: string, message: string) => {
         socket.on('error', () => socket.destroy());
         sendErrorOnSocket(socket, { status, code, message });
-        accessLog(req, status, started, host, r.upstream.origin, 0, { code, message });
+        logFailure(req, host, r.upstream.origin, status, code, message);
+        accessLog(req, status, started, host, r.upstream.origin, 0, code);
       };
       if (!r.route.websocket) {
         return refuse(403, ErrorCodes.WS_DISABLED, `WebSocket is not enabled for ${r.route.domain} (set websocket: true on the proxy)`);
@@ -157,7 +163,6 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       let upgraded = false;
       forwarder.ws(req, socket, head, {
         upstream: r.upstream,
-        clientConnection: undefined,
         onUpgraded(upstreamSocket) {
           upgraded = true;
           upgrades.pair(socket, upstreamSocket);
@@ -168,8 +173,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
             log.info({ host, upstream: r.upstream.origin, code: err.code }, 'websocket closed by error');
             return;
           }
-          sendErrorOnSocket(socket, { status: httpStatusOf(err), code: err.code, message: err.message });
-          accessLog(req, httpStatusOf(err), started, host, r.upstream.origin, 0, { code: err.code, message: err.message });
+          const status = httpStatusOf(err);
+          sendErrorOnSocket(socket, { status, code: err.code, message: err.message });
+          logFailure(req, host, r.upstream.origin, status, err.code, err.message);
+          accessLog(req, status, started, host, r.upstream.origin, 0, err.code);
         },
       }, pools.get(r.upstream));
     },

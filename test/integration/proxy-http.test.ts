@@ -147,7 +147,7 @@ describe('connection handling', () => {
 
   it('leaves no open sockets after aborted requests and closed WebSockets', async (t) => {
     const b = await startBackend(t, 'b');
-    const { edge } = await startTestEdge(t, { proxies: [{ domain: 'a.example.com', target: '127.0.0.1', targetPort: b.port }] });
+    const { edge, logs } = await startTestEdge(t, { proxies: [{ domain: 'a.example.com', target: '127.0.0.1', targetPort: b.port }] });
     // Requests the client abandons while the VM is still thinking.
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve) => {
@@ -167,6 +167,7 @@ describe('connection handling', () => {
     await closedThird;
     await waitFor('no open upgraded sockets', () => edge.openUpgrades() === 0);
     await waitFor('no requests in flight', () => edge.inFlight() === 0);
+    assert.deepEqual(logs.filter((l) => l.msg === 'request failed'), [], 'a client that hangs up is not reported as a failing VM');
   });
 });
 
