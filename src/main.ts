@@ -6,12 +6,12 @@
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
 import { challengeDirFor, defaultAcmeConfig } from './acme/config.ts';
-import { createAcmeIssuer, type AcmeIssuer } from './acme/issuer.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
 import { startDemoVm, type DemoVm } from './demo/server.ts';
+import { createControlPlane, type ControlPlane } from './control.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileTrustedProxies } from './proxy/forwarded.ts';
@@ -20,8 +20,8 @@ import { createHandlers, type LiveState } from './proxy/handler.ts';
 import { startListeners, type Listeners } from './proxy/listeners.ts';
 import { createPools } from './proxy/pools.ts';
 import { createUpgradeRegistry } from './proxy/upgrades.ts';
-import { renewalTargets, type RenewDeps } from './renewal/renew.ts';
-import { createRenewalService, type RenewalService } from './renewal/service.ts';
+import type { RenewTarget } from './renewal/renew.ts';
+import type { RenewalService } from './renewal/service.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { createCertManager } from './tls/contexts.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
@@ -36,6 +36,10 @@ export interface EdgeOptions {
   readonly ephemeralPorts?: boolean;
   /** Watch the config file for changes (default true). */
   readonly watch?: boolean;
+  /** Run as one of several workers: no control plane, no demo VM; the primary renews and reloads. */
+  readonly worker?: boolean;
+  /** In a worker: ask the primary to issue a certificate that is missing. */
+  readonly requestIssue?: (target: RenewTarget, reason: string) => void;
 }
 
 export interface ReloadResult {
@@ -50,8 +54,8 @@ export interface Edge {
   config(): EdgeConfig;
   /** Re-reads the config file; an invalid one is logged and the running config keeps serving. */
   reload(): Promise<ReloadResult>;
-  /** The renewal service (tests drive scans and wait for on-demand issuance through it). */
-  readonly renewal: RenewalService;
+  /** The renewal service; null in a worker, whose primary renews. */
+  readonly renewal: RenewalService | null;
   /** Upgraded (WebSocket) connections currently open. */
   openUpgrades(): number;
   inFlight(): number;
@@ -69,28 +73,23 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   try {
     const store = createCertStore({ dir: config.certs.dir, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock });
-    // The ACME issuer exists while some proxy wants letsencrypt, and is rebuilt when the acme section changes.
-    let acme: { key: string; issuer: AcmeIssuer } | null = null;
-    const acmeIssuer = (c: EdgeConfig): AcmeIssuer | null => {
-      if (!c.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt')) return acme?.issuer ?? null;
-      const key = JSON.stringify(c.acme ?? {});
-      if (acme?.key !== key) {
-        acme?.issuer.close();
-        acme = { key, issuer: createAcmeIssuer({ config: c.acme ?? defaultAcmeConfig, certsDir: c.certs.dir, log, clock }) };
-      }
-      return acme.issuer;
-    };
-    cleanups.push(() => acme?.issuer.close());
-    const renewDeps = (): RenewDeps => ({
-      store, log, clock, issuers: { 'self-signed': selfSigned, ...(acme ? { letsencrypt: acme.issuer } : {}) },
-    });
-    let renewal: RenewalService | null = null;
+    // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
+    let control: ControlPlane | null = null;
     const certs = createCertManager({
       store, log, clock, selfSigned,
       // A letsencrypt name without a CA certificate is served a self-signed stand-in meanwhile.
-      onMissingManaged: (t) => renewal?.request({ name: t.name, names: t.names, source: 'letsencrypt' }, t.reason),
+      onMissingManaged: (t) => {
+        const target = { name: t.name, names: t.names, source: 'letsencrypt' as const };
+        if (opts.requestIssue) opts.requestIssue(target, t.reason);
+        else control?.renewal.request(target, t.reason);
+      },
     });
     cleanups.push(() => certs.close());
+    if (!opts.worker) {
+      control = createControlPlane({ store, selfSigned, config, log, clock, onStored: () => certs.refresh() });
+      const c = control;
+      cleanups.push(() => c.close());
+    }
     const challenges = createChallengeResponder(challengeDirFor(config.acme ?? defaultAcmeConfig, config.certs.dir));
     const pools = createPools(config.upstream);
     cleanups.push(() => pools.close());
@@ -98,7 +97,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const forwarder = createForwarder(config.upstream);
 
     let demo: DemoVm | null = null;
-    if (config.demo.enabled) {
+    if (config.demo.enabled && !opts.worker) {
       demo = await startDemoVm(config.demo.port);
       cleanups.push(() => demo!.close());
       log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
@@ -106,22 +105,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
 
     let httpsPort = config.listen.https;
     let state: LiveState | null = null;
-    renewal = createRenewalService({
-      deps: renewDeps,
-      targets: () => (state ? renewalTargets(state.table) : []),
-      renewWithinDays: () => config.renewal.renewWithinDays,
-      schedule: config.renewal.schedule,
-      timezone: config.renewal.timezone,
-      runAtStart: false,
-      onStored: () => certs.refresh(),
-      log, clock,
-    });
-    const renewalService = renewal;
-    cleanups.push(() => renewalService.close());
 
     const build = async (c: EdgeConfig) => {
-      acmeIssuer(c);
       const table = buildRouteTable(c);
+      control?.apply(c, table);
       const agents = pools.prepare(table, c);
       const index = await certs.prepare(table);
       return { table, agents, index, trusted: compileTrustedProxies(c.trustedProxies) };
@@ -146,8 +133,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     certs.watch();
     // Issuance waits for the listeners (HTTP-01 is answered on ours). Then catch up on renewals missed
     // while the edge was down; the schedule takes over from there.
-    renewalService.start();
-    void renewalService.scan('start');
+    if (control) {
+      control.renewal.start();
+      void control.renewal.scan('start');
+    }
     log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: config.listen.host, proxies: first.table.routes.length },
       'idcs-edge listening');
 
@@ -198,7 +187,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       httpsPort: listeners.httpsPort,
       log,
       config: () => config,
-      renewal: renewalService,
+      renewal: control?.renewal ?? null,
       reload,
       openUpgrades: () => upgrades.count(),
       inFlight: () => listeners.inFlight(),
