@@ -13,6 +13,7 @@ import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
 import { createLogger } from './log.ts';
+import { runPrimary, runWorker, workerCount } from './cluster.ts';
 import { startEdge } from './main.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
@@ -146,6 +147,8 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
 }
 
 async function runCommand(configFile: string): Promise<number> {
+  if (process.env.IDCS_EDGE_WORKER === '1') return runWorker(configFile);
+  if (workerCount(loadConfigFile(configFile)) > 1) return runPrimary(configFile);
   const edge = await startEdge({ configFile });
   return new Promise((resolveExit) => {
     let stopping = false;

@@ -148,6 +148,9 @@ export const configSchema = z.strictObject({
     /** Idle keep-alive connections kept per VM service. */
     maxIdleSocketsPerTarget: z.number().int().min(0).max(100_000).default(64),
   }).default({ timeoutMs: 60_000, connectTimeoutMs: 5_000, maxSocketsPerTarget: 256, maxIdleSocketsPerTarget: 64 }),
+  /** Processes serving traffic: 1 (one process does everything) up to 64, or auto (one per CPU). */
+  workers: z.union([z.literal('auto'), z.number().int().min(1, { error: 'expected 1-64 or auto' }).max(64, { error: 'expected 1-64 or auto' })],
+    { error: 'expected a number of workers 1-64, or auto' }).default(1),
   shutdown: z.strictObject({
     /** In-flight requests get this long to finish on SIGTERM before sockets are closed. */
     graceMs: z.number().int().min(0).max(600_000).default(10_000),
