@@ -152,10 +152,25 @@ fi
 "$NODE" "$BENCH/lib/configs.mjs" peers
 "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge.yaml"
 
+# The edge runs from a copy of src/ taken now, so that every case measures the same code even while
+# src/ is being edited (node_modules is shared through a symlink).
+SNAP=$WORK/edge-src
+GIT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY=false
+[[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]] && GIT_DIRTY=true
+SRC_HASH=none
+if [[ -f $ROOT/src/cli.ts ]]; then
+  mkdir -p "$SNAP"
+  cp -a "$ROOT/src" "$SNAP/src"
+  cp "$ROOT/package.json" "$SNAP/package.json"
+  ln -s "$ROOT/node_modules" "$SNAP/node_modules"
+  SRC_HASH=$(cd "$SNAP" && find src -type f | LC_ALL=C sort | xargs sha1sum | sha1sum | cut -c1-12)
+fi
+
 # The edge: the real CLI once it accepts the config, else the stand-in (the report says which ran).
 EDGE_KIND=${BENCH_EDGE:-auto}
 if [[ $EDGE_KIND == auto ]]; then
-  if [[ -f $ROOT/src/cli.ts ]] && (cd "$ROOT" && "$NODE" src/cli.ts --check-config --config "$WORK/edge.yaml") >"$WORK/logs/check-config.out" 2>&1; then
+  if [[ -f $SNAP/src/cli.ts ]] && (cd "$SNAP" && "$NODE" src/cli.ts --check-config --config "$WORK/edge.yaml") >"$WORK/logs/check-config.out" 2>&1; then
     EDGE_KIND=cli
   else
     EDGE_KIND=standin
@@ -164,13 +179,13 @@ if [[ $EDGE_KIND == auto ]]; then
 fi
 EDGE_NODE_FLAGS=()
 edge_cmd() { # CONFIG
-  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$ROOT/src/cli.ts" --config "$1"
+  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$SNAP/src/cli.ts" --config "$1"
   else echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$BENCH/lib/standin.mjs" --config "$1"; fi
 }
 
 start_edge() { # NAME CONFIG HTTP_PORT HTTPS_PORT [LIMIT_SECONDS]
   # shellcheck disable=SC2046
-  (cd "$ROOT" && exec taskset -c "$PROXY_CPU" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
+  (cd "$SNAP" 2>/dev/null || cd "$ROOT"; exec taskset -c "$PROXY_CPU" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
   PID[$1]=$!
   echo "$! $1" >>"$WORK/pids"
   wait_port "$3" "$1" "${5:-30}"
@@ -214,28 +229,42 @@ now_s() { date +%s.%N; }
 # Prints one JSON object: wrk's summary, proxy CPU use, and the upstream connections the proxy opened
 # (origin access-log lines on its port with $connection_requests == 1) during the run.
 wrk_json() {
-  local name=$1 oport=$2 scheme=$3 port=$4 host=$5 conns=$6 secs=$7 c0 c1 t0 t1 out wj newconns originreq url
+  local name=$1 oport=$2 scheme=$3 port=$4 host=$5 conns=$6 secs=$7 c0 c1 t0 t1 k0 k1 out wj newconns originreq url
   shift 7
   if [[ $scheme == https ]]; then url="https://$HTTPS_HOST:$port/"; else url="http://127.0.0.1:$port/"; fi
   : >"$ORIGIN_LOG" # nginx appends (O_APPEND), so truncating starts this run's window and bounds the file
-  c0=$(cpu_ticks "${PID[$name]}"); t0=$(now_s)
+  c0=$(cpu_ticks "${PID[$name]}"); t0=$(now_s); k0=$(core_busy)
   local cmd=(wrk -t1 "-c$conns" "-d${secs}s" --latency --timeout 5s -s "$BENCH/lib/wrk-json.lua" -H "Host: $host" "$@" "$url")
   if [[ $scheme == https && $SNI_MODE == namespace ]]; then
     out=$(taskset -c "$LOAD_CPU" unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts" "${cmd[@]}" 2>&1) || true
   else
     out=$(taskset -c "$LOAD_CPU" "${cmd[@]}" 2>&1) || true
   fi
-  t1=$(now_s); c1=$(cpu_ticks "${PID[$name]}")
+  k1=$(core_busy); t1=$(now_s); c1=$(cpu_ticks "${PID[$name]}")
   sleep 0.3 # origin access log flushes every 100 ms
   read -r newconns originreq < <(awk -v p="$oport" '$1 == p { r++; if ($3 == 1) n++ } END { print n + 0, r + 0 }' "$ORIGIN_LOG")
   wj=$(grep -m1 '^WRKJSON ' <<<"$out" | cut -d' ' -f2-)
   [[ -n $wj ]] || { log "wrk produced no summary: $(tail -3 <<<"$out" | tr '\n' ' ')"; wj=null; }
-  printf '{"wrk":%s,%s,"upstreamNew":%s,"originRequests":%s}' "$wj" "$(cpu_fields "$c0" "$c1" "$t0" "$t1")" "$newconns" "$originreq"
+  printf '{"wrk":%s,%s,"upstreamNew":%s,"originRequests":%s}' "$wj" "$(cpu_fields "$c0" "$c1" "$t0" "$t1" "$k0" "$k1")" "$newconns" "$originreq"
 }
 
-# cpu_fields TICKS0 TICKS1 T0 T1: the proxy's CPU seconds (USER_HZ = 100 ticks/s), wall seconds and CPU %.
+# core_busy: "PROXY_CORE_TICKS LOAD_CORE_TICKS", the non-idle time of both cores from /proc/stat.
+core_busy() {
+  awk -v p="cpu$PROXY_CPU" -v l="cpu$LOAD_CPU" '$1 == p { pb = $2 + $3 + $4 + $7 + $8 + $9 } $1 == l { lb = $2 + $3 + $4 + $7 + $8 + $9 }
+    END { print pb ":" lb }' /proc/stat
+}
+
+# cpu_fields TICKS0 TICKS1 T0 T1 [CORES0 CORES1]: the proxy's CPU seconds (USER_HZ = 100 ticks/s), wall
+# seconds and CPU %; with core readings also the proxy core's busy time NOT spent in the proxy (other
+# programs on this shared machine: noise) and the load core's busy %.
 cpu_fields() {
-  awk -v a="$1" -v b="$2" -v s="$3" -v e="$4" 'BEGIN { printf "\"cpuS\":%.2f,\"wallS\":%.3f,\"cpuPct\":%.1f", (b - a) / 100, e - s, (b - a) / (e - s) }'
+  awk -v a="$1" -v b="$2" -v s="$3" -v e="$4" -v k0="${5:-}" -v k1="${6:-}" 'BEGIN {
+    printf "\"cpuS\":%.2f,\"wallS\":%.3f,\"cpuPct\":%.1f", (b - a) / 100, e - s, (b - a) / (e - s)
+    if (k0 != "" && k1 != "") {
+      split(k0, x, ":"); split(k1, y, ":")
+      other = (y[1] - x[1]) - (b - a); if (other < 0) other = 0
+      printf ",\"otherOnProxyCorePct\":%.1f,\"loadCorePct\":%.1f", other / (e - s), (y[2] - x[2]) / (e - s)
+    } }'
 }
 
 record() { # CASE VARIANT PROXY RUN JSON
@@ -261,7 +290,7 @@ http_case() {
   done
 }
 summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);const w=d.wrk;if(!w){console.log("no result");process.exit()}
-const s=w.duration_us/1e6;console.log(`${(w.requests/s).toFixed(0)} req/s p99 ${(w.lat_us.p99/1000).toFixed(2)} ms cpu ${d.cpuPct}% upstream-new ${d.upstreamNew} errors ${JSON.stringify(w.errors)}`)' "$1"; }
+const s=w.duration_us/1e6;console.log(`${(w.requests/s).toFixed(0)} req/s p99 ${(w.lat_us.p99/1000).toFixed(2)} ms cpu ${d.cpuPct}% (others on its core ${d.otherOnProxyCorePct}%, load core ${d.loadCorePct}%) upstream-new ${d.upstreamNew} errors ${JSON.stringify(w.errors)}`)' "$1"; }
 
 # ---------------------------------------------------------------- cases
 T_START=$SECONDS
@@ -292,12 +321,12 @@ if has_case ws-echo; then
   done
   for ((r = 1; r <= RUNS; r++)); do
     for p in $PROXIES; do
-      c0=$(cpu_ticks "${PID[$p]}"); t0=$(now_s)
+      c0=$(cpu_ticks "${PID[$p]}"); t0=$(now_s); k0=$(core_busy)
       out=$(taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/ws-client.mjs" --mode echo --port "${HTTP_PORT[$p]}" \
         --conns "$WS_ECHO_CONNS" --duration "$DUR" --warmup 0.5) || true
-      t1=$(now_s); c1=$(cpu_ticks "${PID[$p]}")
+      k1=$(core_busy); t1=$(now_s); c1=$(cpu_ticks "${PID[$p]}")
       j=$(grep -m1 '^WSJSON ' <<<"$out" | cut -d' ' -f2-); [[ -n $j ]] || j=null
-      record ws-echo "c$WS_ECHO_CONNS" "$p" "$r" "{\"ws\":$j,$(cpu_fields "$c0" "$c1" "$t0" "$t1")}"
+      record ws-echo "c$WS_ECHO_CONNS" "$p" "$r" "{\"ws\":$j,$(cpu_fields "$c0" "$c1" "$t0" "$t1" "$k0" "$k1")}"
       log "ws-echo $p run $r: $j"
     done
   done
@@ -393,7 +422,7 @@ if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
   log "case: workers mode"
   WCFG=$WORK/edge-workers.yaml
   "$NODE" "$BENCH/lib/configs.mjs" edge "$WCFG" --workers 2 --http $((BASE + 66)) --https $((BASE + 67))
-  if [[ $EDGE_KIND == cli ]] && (cd "$ROOT" && "$NODE" src/cli.ts --check-config --config "$WCFG") >"$WORK/logs/workers-check.out" 2>&1; then
+  if [[ $EDGE_KIND == cli ]] && (cd "$SNAP" && "$NODE" src/cli.ts --check-config --config "$WCFG") >"$WORK/logs/workers-check.out" 2>&1; then
     start_edge workers "$WCFG" $((BASE + 66)) $((BASE + 67))
     for s in http https; do
       port=$((BASE + 66)); host=plain.example.com
@@ -464,8 +493,7 @@ cat >"$WORK/meta.json" <<EOF
   "runs": $RUNS, "durationS": $DUR, "warmupS": $WARM, "totalS": $((SECONDS - T_START)),
   "cases": "$CASES", "proxies": "$PROXIES",
   "edgeKind": "$EDGE_KIND",
-  "gitCommit": "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)",
-  "gitDirty": $([[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]] && echo true || echo false),
+  "gitCommit": "$GIT_COMMIT", "gitDirty": $GIT_DIRTY, "srcHash": "$SRC_HASH",
   "sniMode": "$SNI_MODE",
   "proxyCpu": "$PROXY_CPU", "loadCpu": "$LOAD_CPU",
   "routes": $ROUTES, "wsSizes": "$WS_SIZES", "fdLimit": $FDS, "maxConn": $MAXCONN,

@@ -66,37 +66,45 @@ const warn = [];
 if (meta.quick) warn.push('**Quick mode** (`BENCH_QUICK=1`): one short run per case; figures are indicative only, spreads are not available.');
 if (meta.edgeKind !== 'cli') warn.push('**The edge figures are from the stand-in** (`bench/lib/standin.mjs`), not from `src/cli.ts`: the CLI could not run the bench config when this report was made.');
 if (parseFloat(meta.loadStart) > 0.7) warn.push(`The machine was not idle when the run started (load average ${meta.loadStart}); other work competes for the two cores.`);
-if (meta.gitDirty) warn.push(`src/ had uncommitted changes at ${meta.gitCommit} when this ran.`);
+const noisy = rows.filter((r) => (r.data?.otherOnProxyCorePct ?? 0) > 10);
+if (noisy.length) {
+  const worst = Math.max(...noisy.map((r) => r.data.otherOnProxyCorePct));
+  warn.push(`Other programs took more than 10 % of the proxy's core in ${noisy.length} of ${rows.filter((r) => r.data?.otherOnProxyCorePct !== undefined).length} runs `
+    + `(up to ${fmt(worst)} %; column "others on proxy core %"): those runs understate the proxy under test. Prefer CPU µs / req for comparisons, or re-run on an idle machine.`);
+}
 for (const w of warn) p(`> ${w}`);
 if (warn.length) p();
 p(`${meta.runs} run(s) of ${meta.durationS} s per case and proxy (after ${meta.warmupS} s warm-up), proxies interleaved within each round; `
   + `figures are medians over the runs, spread is min–max. Ratios are to nginx and Caddy measured in the same run `
   + `(for throughput higher is better; for latency and memory lower is better). Total ${Math.round(meta.totalS / 60)} min. `
-  + `Edge: ${meta.edgeKind === 'cli' ? '`src/cli.ts`' : 'stand-in'} at ${meta.gitCommit}. How to read this: bench/README.md.`);
+  + `Edge: ${meta.edgeKind === 'cli' ? '`src/cli.ts`' : 'stand-in'} from a copy of src/ taken at the start (commit ${meta.gitCommit}`
+  + `${meta.gitDirty ? ' plus uncommitted changes' : ''}, content hash ${meta.srcHash ?? '?'}). How to read this: bench/README.md.`);
 p();
 
 // ------------------------------------------------------------------ targets
 const T = [];
-const target = (name, value, met, note = '') => T.push([name, value, met === null ? 'n/a' : met ? 'met' : '**not met**', note]);
+const target = (name, value, met, note = '', sp = '') => T.push([name, value, sp, met === null ? 'n/a' : met ? 'met' : '**not met**', note]);
+const spreadOf = (cs, variant, f, d = 0) => spread(med(cs, variant, 'edge', f), d);
 const has = (cs) => rows.some((r) => r.case === cs);
 
 if (has('http-ka')) {
   const e = med('http-ka', 'c50', 'edge', rps).med;
   const rc = ratio(e, med('http-ka', 'c50', 'caddy', rps).med);
   const rn = ratio(e, med('http-ka', 'c50', 'nginx', rps).med);
-  target('HTTP keep-alive req/s, 50 conns ≥ 1.5× Caddy', `${fmt(e)} req/s = ${fx(rc)} Caddy`, Number.isFinite(rc) ? rc >= 1.5 : null);
-  target('HTTP keep-alive req/s, 50 conns ≥ 0.3× nginx', `${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 0.3 : null);
+  target('HTTP keep-alive req/s, 50 conns ≥ 1.5× Caddy', `${fmt(e)} req/s = ${fx(rc)} Caddy`, Number.isFinite(rc) ? rc >= 1.5 : null, '', spreadOf('http-ka', 'c50', rps));
+  target('HTTP keep-alive req/s, 50 conns ≥ 0.3× nginx', `${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 0.3 : null, '', spreadOf('http-ka', 'c50', rps));
 }
 if (has('https-ka')) {
   const e = med('https-ka', 'c50', 'edge', rps).med;
   const rc = ratio(e, med('https-ka', 'c50', 'caddy', rps).med);
-  target('HTTPS keep-alive req/s, 50 conns ≥ 1.5× Caddy', `${fmt(e)} req/s = ${fx(rc)} Caddy`, Number.isFinite(rc) ? rc >= 1.5 : null);
+  target('HTTPS keep-alive req/s, 50 conns ≥ 1.5× Caddy', `${fmt(e)} req/s = ${fx(rc)} Caddy`, Number.isFinite(rc) ? rc >= 1.5 : null, '', spreadOf('https-ka', 'c50', rps));
 }
 for (const cs of ['http-ka', 'https-ka']) {
   if (!has(cs)) continue;
   const e = med(cs, 'c200', 'edge', p99).med;
   const c = med(cs, 'c200', 'caddy', p99).med;
-  target(`p99 at 200 conns ≤ Caddy's (${cs === 'http-ka' ? 'HTTP' : 'HTTPS'})`, `${fmt(e, 2)} ms vs ${fmt(c, 2)} ms`, Number.isFinite(e) && Number.isFinite(c) ? e <= c : null);
+  target(`p99 at 200 conns ≤ Caddy's (${cs === 'http-ka' ? 'HTTP' : 'HTTPS'})`, `${fmt(e, 2)} ms vs ${fmt(c, 2)} ms`, Number.isFinite(e) && Number.isFinite(c) ? e <= c : null,
+    '', spreadOf(cs, 'c200', p99, 2));
 }
 if (has('handshake')) {
   const v = `c${meta.handshakeConns}`;
@@ -104,7 +112,7 @@ if (has('handshake')) {
   const rn = ratio(e, med('handshake', v, 'nginx', rps).med);
   const cpu = ratio(med('handshake', v, 'edge', cpuPerReq).med, med('handshake', v, 'nginx', cpuPerReq).med);
   target('New TLS handshakes/s ≥ 0.6× nginx', `${fmt(e)}/s = ${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 0.6 : null,
-    `proxy CPU per handshake ${fx(cpu)} nginx's`);
+    `proxy CPU per handshake ${fx(cpu)} nginx's`, spreadOf('handshake', v, rps));
   const runs = pick('handshake', v, 'edge');
   const worst = Math.max(...runs.map((r) => r.data.upstreamNew ?? Infinity));
   const per1k = median(runs.map((r) => upPer1k(r.data)));
@@ -117,7 +125,7 @@ if (has('ws-idle')) {
   const variants = [...new Set(pick('ws-idle').map((r) => r.variant))];
   const biggest = variants.sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)))[0];
   const s = med('ws-idle', biggest, 'edge', (d) => d.ws?.perConnKb);
-  target('Idle WebSocket ≤ 8 KB proxy RSS per connection', `${fmt(s.med, 1)} KB at ${fmt(Number(biggest.slice(1)))} conns`, Number.isFinite(s.med) ? s.med <= 8 : null);
+  target('Idle WebSocket ≤ 8 KB proxy RSS per connection', `${fmt(s.med, 1)} KB at ${fmt(Number(biggest.slice(1)))} conns`, Number.isFinite(s.med) ? s.med <= 8 : null, '', spread(s, 1));
 }
 if (has('ws-echo')) {
   const v = `c${meta.wsEchoConns}`;
@@ -125,13 +133,14 @@ if (has('ws-echo')) {
   const rn = ratio(e, med('ws-echo', v, 'nginx', (d) => d.ws?.rtps).med);
   const cpu = ratio(med('ws-echo', v, 'edge', cpuPerRt).med, med('ws-echo', v, 'nginx', cpuPerRt).med);
   target('WebSocket echo round trips ≥ 1.0× nginx', `${fmt(e)}/s = ${fx(rn)} nginx`, Number.isFinite(rn) ? rn >= 1.0 : null,
-    `proxy CPU per round trip ${fx(cpu)} nginx's (see the case table for whether the proxy was the limit)`);
+    `proxy CPU per round trip ${fx(cpu)} nginx's (see the case table for whether the proxy was the limit)`, spreadOf('ws-echo', v, (d) => d.ws?.rtps));
 }
 if (has('routes')) {
   const small = med('routes', 'exact-r1', 'edge', rps).med;
   const big = med('routes', `exact-r${meta.routes}`, 'edge', rps).med;
   const r = ratio(big, small);
-  target(`Route table ${fmt(meta.routes)} vs 1 ≥ 0.95× throughput`, `${fx(r)} (${fmt(big)} vs ${fmt(small)} req/s)`, Number.isFinite(r) ? r >= 0.95 : null);
+  target(`Route table ${fmt(meta.routes)} vs 1 ≥ 0.95× throughput`, `${fx(r)} (${fmt(big)} vs ${fmt(small)} req/s)`, Number.isFinite(r) ? r >= 0.95 : null,
+    'exact host; the template host is in the case table', spreadOf('routes', `exact-r${meta.routes}`, rps));
 }
 if (has('reload')) {
   const runs = pick('reload', 'c50', 'edge');
@@ -141,7 +150,7 @@ if (has('reload')) {
 }
 p('## Targets');
 p();
-table(['Target', 'Measured (idcs-edge, median)', 'Result', 'Note'], T);
+table(['Target', 'Measured (idcs-edge, median)', 'idcs-edge spread', 'Result', 'Note'], T);
 
 // ------------------------------------------------------------------ HTTP-like cases
 function httpTable(cs, variant, title, intro) {
@@ -165,10 +174,11 @@ function httpTable(cs, variant, title, intro) {
       fx(ratio(med(cs, variant, proxy, cpuPerReq).med, base('nginx', cpuPerReq))), fx(ratio(med(cs, variant, proxy, cpuPerReq).med, base('caddy', cpuPerReq))),
       fmt(med(cs, variant, proxy, upPer1k).med, 1),
       `${fmt(med(cs, variant, proxy, sockErr).med)} / ${fmt(med(cs, variant, proxy, non2xx).med)}`,
+      fmt(med(cs, variant, proxy, (d) => d.otherOnProxyCorePct).med), fmt(med(cs, variant, proxy, (d) => d.loadCorePct).med),
     ]);
   }
   table(['Proxy', 'req/s', 'spread', '× nginx', '× Caddy', 'p50 ms', '× nginx', '× Caddy', 'p99 ms', 'spread', '× nginx', '× Caddy',
-    'proxy CPU %', 'CPU µs / req', '× nginx', '× Caddy', 'upstream conns / 1k req', 'socket errors / non-2xx'], body);
+    'proxy CPU %', 'CPU µs / req', '× nginx', '× Caddy', 'upstream conns / 1k req', 'socket errors / non-2xx', 'others on proxy core %', 'load core %'], body);
 }
 
 p('## Results');
@@ -176,7 +186,9 @@ p();
 p('Columns: req/s and latency (wrk `--latency`, one thread); × nginx / × Caddy are ratios of medians; proxy CPU % is the');
 p('proxy process tree\'s CPU use during the run (100 % = its one core: well below that, the load side was the limit);');
 p('CPU µs / req is the proxy\'s CPU time per request, comparable whatever the bottleneck;');
-p('upstream conns / 1k req counts connections the proxy opened to the origin (the origin\'s access log).');
+p('upstream conns / 1k req counts connections the proxy opened to the origin (the origin\'s access log);');
+p('others on proxy core % is busy time on the proxy\'s core not spent by the proxy (other programs: noise); load core % is how busy');
+p('the core with wrk and the origins was (near 100 % with proxy CPU % well below 100: the load side was the limit).');
 p();
 httpTable('http-ka', 'c50', 'HTTP/1.1 keep-alive, 50 connections');
 httpTable('http-ka', 'c200', 'HTTP/1.1 keep-alive, 200 connections');
@@ -202,10 +214,11 @@ if (has('ws-echo')) {
       fmt(l50.med, 2), fmt(l99.med, 2), fx(ratio(l99.med, base('nginx', (d) => d.ws?.lat_ms.p99))), fx(ratio(l99.med, base('caddy', (d) => d.ws?.lat_ms.p99))),
       fmt(med('ws-echo', v, proxy, (d) => d.cpuPct).med), fmt(med('ws-echo', v, proxy, cpuPerRt).med, 1),
       fx(ratio(med('ws-echo', v, proxy, cpuPerRt).med, base('nginx', cpuPerRt))), fx(ratio(med('ws-echo', v, proxy, cpuPerRt).med, base('caddy', cpuPerRt))),
-      fmt(med('ws-echo', v, proxy, (d) => (d.ws ? d.ws.errors + d.ws.openFailed : NaN)).med)]);
+      fmt(med('ws-echo', v, proxy, (d) => (d.ws ? d.ws.errors + d.ws.openFailed : NaN)).med),
+      fmt(med('ws-echo', v, proxy, (d) => d.otherOnProxyCorePct).med), fmt(med('ws-echo', v, proxy, (d) => d.loadCorePct).med)]);
   }
   table(['Proxy', 'round trips/s', 'spread', '× nginx', '× Caddy', 'p50 ms', 'p99 ms', 'p99 × nginx', 'p99 × Caddy', 'proxy CPU %',
-    'CPU µs / round trip', '× nginx', '× Caddy', 'errors'], body);
+    'CPU µs / round trip', '× nginx', '× Caddy', 'errors', 'others on proxy core %', 'load core %'], body);
   p('The client and the echo origin (both Node.js) share the load core; when the proxy CPU % is well below 100 the client side was '
     + 'the limit, and CPU µs per round trip is the fairer comparison.');
   p();
@@ -300,6 +313,8 @@ if (has('profile')) {
   p();
   p('Self time by area of code, as a share of the busy (non-idle) samples taken while wrk ran (start-up excluded); one profiled');
   p('run per scenario, 50 connections. The .cpuprofile files are kept in bench/.work/prof/ (open them in Chrome DevTools).');
+  p('V8 counts time in libuv outside JavaScript (accept, close, epoll) as idle, so busy % can be low under load that is');
+  p('heavy on connection set-up; "socket I/O" is the C++ write path, which for HTTPS includes encryption.');
   p();
   for (const r of pick('profile')) {
     p(`### ${r.variant === 'http' ? 'HTTP keep-alive' : r.variant === 'https' ? 'HTTPS keep-alive' : 'New TLS handshakes'}`);

@@ -104,11 +104,13 @@ async function openMany(n, sockets, deadline) {
   const worker = async () => {
     while (next < n && Date.now() < deadline) {
       next++;
+      let s;
       try {
-        const s = await openWs();
+        s = await openWs();
         await echoOnce(s);
         sockets.push(s);
       } catch (e) {
+        s?.destroy();
         failed++;
         const k = e.code ?? e.message;
         errors.set(k, (errors.get(k) ?? 0) + 1);
