@@ -145,9 +145,9 @@ export const configSchema = z.strictObject({
     connectTimeoutMs: z.number().int().min(50).max(600_000).default(5_000),
     /** Most open connections to one VM service; more requests queue. */
     maxSocketsPerTarget: z.number().int().min(1).max(100_000).default(256),
-    /** Idle keep-alive connections kept per VM service. */
-    maxIdleSocketsPerTarget: z.number().int().min(0).max(100_000).default(64),
-  }).default({ timeoutMs: 60_000, connectTimeoutMs: 5_000, maxSocketsPerTarget: 256, maxIdleSocketsPerTarget: 64 }),
+    /** Idle keep-alive connections kept per VM service (closed after 4 s idle). As many as can be open, so a burst does not close and reopen connections. */
+    maxIdleSocketsPerTarget: z.number().int().min(0).max(100_000).default(256),
+  }).default({ timeoutMs: 60_000, connectTimeoutMs: 5_000, maxSocketsPerTarget: 256, maxIdleSocketsPerTarget: 256 }),
   /** Processes serving traffic: 1 (one process does everything) up to 64, or auto (one per CPU). */
   workers: z.union([z.literal('auto'), z.number().int().min(1, { error: 'expected 1-64 or auto' }).max(64, { error: 'expected 1-64 or auto' })],
     { error: 'expected a number of workers 1-64, or auto' }).default(1),
