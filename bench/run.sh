@@ -133,7 +133,7 @@ busy=$(ss -Hltn "sport >= :$BASE and sport <= :$((BASE + 99))" | awk '{print $4}
 [[ -z $busy ]] || die "ports in use in $BASE..$((BASE + 99)): $busy (set BENCH_PORT_BASE)"
 
 # One ECDSA P-256 certificate for every TLS listener, made now, never committed.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 90 \
   -subj /CN=bench.example.com -addext 'subjectAltName=DNS:bench.example.com,DNS:*.example.com' \
   -keyout "$WORK/certs/key.pem" -out "$WORK/certs/cert.pem" 2>/dev/null
 chmod 600 "$WORK/certs/key.pem"
@@ -366,6 +366,13 @@ if has_case routes && [[ " $PROXIES " == *" edge "* ]]; then
     record routes-start "r$v" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-$v]}"),\"configBytes\":$(stat -c %s "$cfg")}"
     log "routes $v: started in $(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", e - s }') s"
   done
+  # The same big table as JSON: start-up only (the loader parses .json with JSON.parse instead of YAML).
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-routes-big.json" --routes "$ROUTES" --http $((BASE + 70)) --https $((BASE + 71))
+  t0=$(now_s)
+  start_edge routes-json "$WORK/edge-routes-big.json" $((BASE + 70)) $((BASE + 71)) 600
+  t1=$(now_s)
+  record routes-start "r$ROUTES-json" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-json]}"),\"configBytes\":$(stat -c %s "$WORK/edge-routes-big.json")}"
+  stop routes-json
   for v in 1 "$ROUTES"; do
     l=$last; [[ $v == 1 ]] && l=0
     wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" plain.example.com 50 "$WARM" >/dev/null

@@ -266,8 +266,9 @@ if (has('routes')) {
   table(['Host', 'Routes', 'req/s', 'spread', 'p99 ms', '× 1 route', 'proxy CPU %'], body);
   const st = pick('routes-start');
   if (st.length) {
-    table(['Routes', 'start-up to listening (s)', 'RSS after start (MB)', 'config size (MB)'],
-      st.map((r) => [fmt(Number(r.variant.slice(1))), fmt(r.data.startupMs / 1000, 1), fmt(r.data.rssKb / 1024, 0), fmt(r.data.configBytes / 1048576, 1)]));
+    table(['Routes', 'config format', 'start-up to listening (s)', 'RSS after start (MB)', 'config size (MB)'],
+      st.map((r) => [fmt(Number(r.variant.slice(1).replace('-json', ''))), r.variant.endsWith('-json') ? 'JSON' : 'YAML',
+        fmt(r.data.startupMs / 1000, 1), fmt(r.data.rssKb / 1024, 0), fmt(r.data.configBytes / 1048576, 1)]));
   }
 }
 
