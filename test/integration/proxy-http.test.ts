@@ -104,6 +104,30 @@ describe('error pages', () => {
   });
 });
 
+describe('never an open proxy', () => {
+  const raw = (port: number, text: string) => new Promise<string>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(text));
+    let data = '';
+    s.on('data', (d) => { data += d.toString(); });
+    s.on('close', () => resolve(data));
+    s.on('error', reject);
+  });
+
+  it('refuses CONNECT tunnels and routes absolute-form requests by Host to configured VMs only', async (t) => {
+    const vm = await startBackend(t, 'vm');
+    const elsewhere = await startBackend(t, 'elsewhere');
+    const { edge } = await startTestEdge(t, { proxies: [{ domain: 'a.example.com', target: '127.0.0.1', targetPort: vm.port }] });
+    const tunnel = await raw(edge.httpPort!, `CONNECT 127.0.0.1:${elsewhere.port} HTTP/1.1\r\nHost: 127.0.0.1:${elsewhere.port}\r\n\r\n`);
+    assert.doesNotMatch(tunnel, /^HTTP\/1\.1 200/);
+    const unknown = await raw(edge.httpPort!, `GET http://127.0.0.1:${elsewhere.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${elsewhere.port}\r\nConnection: close\r\n\r\n`);
+    assert.match(unknown, /^HTTP\/1\.1 404/);
+    const known = await raw(edge.httpPort!, `GET http://127.0.0.1:${elsewhere.port}/x HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n`);
+    assert.match(known, /^HTTP\/1\.1 200/);
+    assert.match(known, /"backend":"vm"/);
+    assert.equal(elsewhere.requests.length, 0, 'nothing reached a server that is not a configured VM');
+  });
+});
+
 describe('forwarding headers', () => {
   const forged = { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', forwarded: 'for=6.6.6.6' };
 
