@@ -88,6 +88,7 @@ cleanup() {
   local rc=$? name
   trap - EXIT INT TERM
   for name in "${!PID[@]}"; do stop "$name"; done
+  [[ -n ${SNAP_DIR:-} && -d $SNAP_DIR ]] && rm -rf "$SNAP_DIR"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -153,8 +154,10 @@ fi
 "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge.yaml"
 
 # The edge runs from a copy of src/ taken now, so that every case measures the same code even while
-# src/ is being edited (node_modules is shared through a symlink).
-SNAP=$WORK/edge-src
+# src/ is being edited (node_modules is shared through a symlink). The copy lives outside the repository,
+# where neither tsc nor eslint would pick it up, and is removed on exit.
+SNAP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/idcs-edge-bench.XXXXXX")
+SNAP=$SNAP_DIR/edge-src
 GIT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=false
 [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]] && GIT_DIRTY=true

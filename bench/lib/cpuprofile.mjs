@@ -17,7 +17,6 @@ const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 // Self time per node: sum of the sample intervals attributed to it, inside the window.
 const self = new Map();
 let t = 0;
-let idleUs = 0;
 let windowUs = 0;
 for (let i = 0; i < prof.samples.length; i++) {
   const dt = prof.timeDeltas[i] ?? 0;
@@ -25,7 +24,7 @@ for (let i = 0; i < prof.samples.length; i++) {
   if (t < FROM_US || t > TO_US) continue;
   const id = prof.samples[i];
   windowUs += dt;
-  if (byId.get(id)?.callFrame.functionName === '(idle)') { idleUs += dt; continue; }
+  if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
   self.set(id, (self.get(id) ?? 0) + dt);
 }
 const totalUs = [...self.values()].reduce((a, b) => a + b, 0);
