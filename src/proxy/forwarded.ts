@@ -73,5 +73,5 @@ export function applyForwardingHeaders(h: Headers, f: ForwardFacts): void {
   const priorFwd = f.trusted ? first(h['forwarded']) : undefined;
   const mine = `for=${forwardedNode(peer)};host=${quoteIfNeeded(f.host)};proto=${f.proto}`;
   h['forwarded'] = priorFwd ? `${priorFwd}, ${mine}` : mine;
-  if (!f.trusted) delete h['x-real-ip'];
+  if (!f.trusted && h['x-real-ip'] !== undefined) delete h['x-real-ip'];
 }

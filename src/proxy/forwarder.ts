@@ -15,7 +15,7 @@ import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { classifyUpstreamError, type UpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
 import type { Agent } from './pools.ts';
-import { stripResponseHopByHop } from './hop.ts';
+import { forwardableResponseHeaders } from './hop.ts';
 
 /** What the request handler leaves on the request so the shared event handlers can find it. */
 export interface ForwardContext {
@@ -103,16 +103,13 @@ export function createForwarder(opts: { timeoutMs: number; connectTimeoutMs: num
       proxyReq.on('response', (proxyRes: IncomingMessage) => {
         // The VM answered: streaming after this (SSE, downloads) may idle as long as it likes.
         proxyReq.setTimeout(0);
-        const h = proxyRes.headers;
-        stripResponseHopByHop(h);
-        // Framing is ours to choose for our client (chunked, or close for HTTP/1.0): Node does it when
-        // neither header is set, and keeps or closes the client connection as that client asked.
-        delete h['transfer-encoding'];
         if (res.headersSent || clientGone) {
           proxyRes.resume();
           return;
         }
-        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, h);
+        // Without Connection and Transfer-Encoding, Node frames the body for our client (chunked, or close
+        // for HTTP/1.0) and keeps or closes the client connection as that client asked.
+        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, forwardableResponseHeaders(proxyRes.rawHeaders));
         proxyRes.pipe(res);
         proxyRes.on('error', () => res.destroy());
       });

@@ -32,17 +32,29 @@ export function stripHopByHop(h: Headers, keepUpgrade: boolean): string | undefi
   return connection;
 }
 
-/** Removes hop-by-hop headers from a VM's response before it is relayed. */
-export function stripResponseHopByHop(h: Headers): void {
-  const conn = h['connection'];
-  const connection = Array.isArray(conn) ? conn.join(', ') : conn;
-  if (connection !== undefined) {
-    for (const raw of connection.split(',')) {
-      const name = raw.trim().toLowerCase();
-      if (name && name !== 'close' && name !== 'keep-alive') delete h[name];
+/**
+ * The VM's raw response headers (`[name, value, name, value, ...]`, case and repeats kept) without the
+ * hop-by-hop ones and without Transfer-Encoding, whose framing is ours to choose for our client. Built as a
+ * new flat array: deleting keys from a headers object would push V8 into slow dictionary-mode objects on
+ * every response.
+ */
+export function forwardableResponseHeaders(raw: readonly string[]): string[] {
+  let extra: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      for (const t of raw[i + 1]!.split(',')) {
+        const name = t.trim().toLowerCase();
+        if (name && name !== 'close' && name !== 'keep-alive') (extra ??= new Set()).add(name);
+      }
     }
-    delete h['connection'];
   }
-  if (h['keep-alive'] !== undefined) delete h['keep-alive'];
-  if (h['proxy-connection'] !== undefined) delete h['proxy-connection'];
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'connection' || lower === 'keep-alive' || lower === 'proxy-connection' || lower === 'transfer-encoding'
+      || (extra !== null && extra.has(lower))) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  return out;
 }

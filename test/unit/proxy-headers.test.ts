@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyForwardingHeaders, compileTrustedProxies } from '../../src/proxy/forwarded.ts';
-import { stripHopByHop, stripResponseHopByHop } from '../../src/proxy/hop.ts';
+import { forwardableResponseHeaders, stripHopByHop } from '../../src/proxy/hop.ts';
 
 describe('trusted proxies', () => {
   const t = compileTrustedProxies(['10.0.0.0/8', '192.168.1.5', '::1/128', 'fd00::/8']);
@@ -54,9 +54,10 @@ describe('hop-by-hop headers (RFC 9110 7.6.1)', () => {
     stripHopByHop(h, true);
     assert.deepEqual(h, { connection: 'Upgrade', upgrade: 'websocket', te: 'trailers' });
   });
-  it('removes them from a response', () => {
-    const h: Record<string, string | string[] | undefined> = { connection: 'close, x-hop', 'x-hop': 'a', 'keep-alive': 'timeout=5', 'content-type': 'text/plain' };
-    stripResponseHopByHop(h);
-    assert.deepEqual(h, { 'content-type': 'text/plain' });
+  it('leaves them out of a response, keeping case and repeated headers', () => {
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Hop', 'X-Hop', 'a', 'Keep-Alive', 'timeout=5',
+      'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
+    assert.deepEqual(forwardableResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+    assert.deepEqual(forwardableResponseHeaders(['content-length', '3']), ['content-length', '3']);
   });
 });
