@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { CertError, ErrorCodes } from '../../src/errors.ts';
@@ -95,7 +96,9 @@ describe('validateUpload', () => {
   });
 
   it('refuses a passphrase-protected key', async (t) => {
-    const f = await writeTemp(t, { 'c.pem': app.certPem, 'k.pem': '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n' });
+    // A real passphrase-protected key, made now (PKCS#8, AES-256).
+    const encrypted = createPrivateKey(app.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
+    const f = await writeTemp(t, { 'c.pem': app.certPem, 'k.pem': encrypted });
     rejects(() => validateUpload({ domain: 'app.example.com', certFile: f.path('c.pem'), keyFile: f.path('k.pem'), now }),
       /is encrypted with a passphrase/);
   });
