@@ -68,11 +68,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       accessLog(req, page.status, started, r.host, undefined, 0);
       return;
     }
-    const host2 = maybeHost!; // a match implies a host
+    const host = maybeHost!; // a match implies a host
     // Challenge paths are never redirected: a VM may run its own ACME client behind an HTTPS-only route.
     if (!encrypted && r.route.ssl && st.httpsPort !== 0 && !(req.url ?? '').startsWith(CHALLENGE_PATH_PREFIX)) {
-      sendHttpsRedirect(res, host2, st.httpsPort, req.url ?? '/');
-      accessLog(req, 308, started, host2, undefined, 0);
+      sendHttpsRedirect(res, host, st.httpsPort, req.url ?? '/');
+      accessLog(req, 308, started, host, undefined, 0);
       return;
     }
     const socket = req.socket;
@@ -82,11 +82,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       proto: encrypted ? 'https' : 'http', host: req.headers.host!, port: socket.localPort ?? 0,
     });
     let failed: UpstreamError | undefined;
-    // The access line is the only per-request listener, so it is only added when it will be written.
+    // The access line's listener is only added when the line will be written.
     if (log.isLevelEnabled('info')) {
       const bytesBefore = socket.bytesWritten;
       res.once('close', () => {
-        accessLog(req, failed ? httpStatusOf(failed) : res.statusCode, started, host2, r.upstream.origin,
+        accessLog(req, failed ? httpStatusOf(failed) : res.statusCode, started, host, r.upstream.origin,
           socket.bytesWritten - bytesBefore, failed?.code);
       });
     }
@@ -95,7 +95,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       onError(err) {
         failed = err;
         const status = httpStatusOf(err);
-        logFailure(req, host2, r.upstream.origin, status, err.code, err.message);
+        logFailure(req, host, r.upstream.origin, status, err.code, err.message);
         sendErrorPage(res, req.headers.accept, { status, code: err.code, message: err.message });
       },
     }, pools.get(r.upstream));
