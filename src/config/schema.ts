@@ -17,6 +17,7 @@ function isTimeZone(tz: string): boolean {
 }
 
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+const RESERVED_NAMES = new Set(['default', 'acme']);
 
 /** true for a DNS name we can route by (lower case, no trailing dot, no port). */
 export function isValidHostname(name: string): boolean {
@@ -35,7 +36,9 @@ const domain = z.string({ error: 'expected a domain name such as app.example.com
   .refine((s) => {
     const rest = s.startsWith('*.') ? s.slice(2) : s;
     return !rest.includes('*') && isValidHostname(rest) && (s.startsWith('*.') ? rest.includes('.') : true);
-  }, { error: 'expected a domain name such as app.example.com, or a wildcard "*.<domain>" whose * is the whole first label' });
+  }, { error: 'expected a domain name such as app.example.com, or a wildcard "*.<domain>" whose * is the whole first label' })
+  // The certificate store keeps the default certificate and the ACME account in folders with these names.
+  .refine((s) => !RESERVED_NAMES.has(s), { error: 'the names "default" and "acme" are reserved by the certificate store' });
 
 const target = z.string({ error: 'expected the VM address: an IP such as 10.0.0.5 or a host name' })
   .trim()

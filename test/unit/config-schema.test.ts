@@ -41,6 +41,8 @@ describe('config validation names the path of every problem', () => {
     ['same port twice', { listen: { http: 8080, https: 8080 } }, /^listen\.https: http and https cannot share a port/],
     ['upstreamTls on http', { proxies: [{ ...ok, upstreamTls: { insecureSkipVerify: true } }] }, /^proxies\[0\]\.upstreamTls: upstreamTls only applies with protocol: https/],
     ['bad log level', { log: { level: 'loud' } }, /^log\.level: expected one of/],
+    ['reserved store name', { proxies: [{ ...ok, domain: 'default' }] }, /^proxies\[0\]\.domain: the names "default" and "acme" are reserved/],
+    ['bad workers', { workers: 0 }, /^workers: expected/],
   ];
   for (const [name, doc, re] of cases) {
     it(name, () => {
