@@ -108,12 +108,13 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
 
     const build = async (c: EdgeConfig) => {
       const table = buildRouteTable(c);
-      control?.apply(c, table);
       const agents = pools.prepare(table, c);
       const index = await certs.prepare(table);
       return { table, agents, index, trusted: compileTrustedProxies(c.trustedProxies) };
     };
     const first = await build(config);
+    // The control plane follows a config once it is known good, before activation asks for certificates.
+    control?.apply(config, first.table);
     pools.activate(first.agents);
     certs.activate(first.index);
     state = { table: first.table, trusted: first.trusted, httpsPort };
@@ -148,6 +149,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         const built = await build(next);
         const listenChanged = JSON.stringify(next.listen) !== JSON.stringify(config.listen);
         if (listenChanged) log.warn({ listen: next.listen }, 'listen settings changed: they apply after a restart');
+        control?.apply(next, built.table);
         pools.activate(built.agents);
         certs.activate(built.index);
         state = { table: built.table, trusted: built.trusted, httpsPort };

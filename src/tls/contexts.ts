@@ -49,10 +49,13 @@ export interface CertIndex {
   readonly wildcard: ReadonlyMap<string, SecureContext>;
   readonly default: SecureContext;
   readonly certs: readonly IndexedCert[];
+  /** letsencrypt names served by a stand-in; reported to onMissingManaged when the index is activated. */
+  readonly missing: readonly MissingManaged[];
 }
 
-/** Called when a letsencrypt route has no issued certificate yet (the ACME issuer hooks in here). */
-export type MissingManagedHook = (target: { name: string; names: readonly string[]; reason: string }) => void;
+/** Called, on activate(), for each letsencrypt name that has no issued certificate yet (the ACME issuer hooks in here). */
+export interface MissingManaged { readonly name: string; readonly names: readonly string[]; readonly reason: string }
+export type MissingManagedHook = (target: MissingManaged) => void;
 
 export interface CertManagerOptions {
   readonly store: CertStore;
@@ -143,7 +146,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     return cert;
   };
 
-  const forTarget = async (target: CertTarget): Promise<IndexedCert> => {
+  const forTarget = async (target: CertTarget, missing: MissingManaged[]): Promise<IndexedCert> => {
     const { name, names } = target;
     const want = { domains: names, wanted: names, routeSource: target.source };
     if (target.source === 'upload') {
@@ -161,11 +164,11 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     const stored = await store.read(name);
     if (stored && stored.meta.source === 'letsencrypt' && coversAll(stored.meta.names, names)) return indexed(stored, want);
     const reason = stored ? `stored certificate is ${stored.meta.source === 'letsencrypt' ? 'for other names' : 'a self-signed stand-in'}` : 'no certificate stored';
-    opts.onMissingManaged?.({ name, names, reason });
+    missing.push({ name, names, reason });
     return indexed(await standIn(name, names), want);
   };
 
-  const build = (certs: readonly IndexedCert[], def: IndexedCert): CertIndex => {
+  const build = (certs: readonly IndexedCert[], def: IndexedCert, missing: readonly MissingManaged[]): CertIndex => {
     const exact = new Map<string, SecureContext>();
     const wildcard = new Map<string, SecureContext>();
     for (const c of certs) {
@@ -174,11 +177,12 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
         else exact.set(d, c.context);
       }
     }
-    return Object.freeze({ exact, wildcard, default: def.context, certs: Object.freeze([...certs, def]) });
+    return Object.freeze({ exact, wildcard, default: def.context, certs: Object.freeze([...certs, def]), missing: Object.freeze([...missing]) });
   };
 
   const prepare = async (table: RouteTable): Promise<CertIndex> => {
     const targets = table.certTargets;
+    const missing: MissingManaged[] = [];
     const results: Array<IndexedCert | null> = [];
     const issues: ConfigIssue[] = [];
     // A few at a time: self-signed key generation runs on the thread pool, so routes overlap usefully.
@@ -188,7 +192,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
         const i = next++;
         const target = targets[i]!;
         try {
-          results[i] = await forTarget(target);
+          results[i] = await forTarget(target, missing);
         } catch (err) {
           if (!(err instanceof CertError) || err.code !== ErrorCodes.CERT_UPLOAD) throw err;
           results[i] = null;
@@ -206,7 +210,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     }
     const def = indexed(await ensureSelfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST], valid([DEFAULT_CERT_HOST])),
       { domains: [], wanted: [DEFAULT_CERT_HOST], routeSource: null });
-    return build(results.filter((r): r is IndexedCert => r !== null), def);
+    return build(results.filter((r): r is IndexedCert => r !== null), def, missing);
   };
 
   const activate = (index: CertIndex): void => {
@@ -214,6 +218,8 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     // Contexts no longer served are dropped so that replaced keys do not stay in memory.
     const keep = new Set(index.certs.map((c) => c.context));
     contexts = new Map([...contexts].filter(([, ctx]) => keep.has(ctx)));
+    // Only an activated index asks for certificates: a prepared one may belong to a config that is refused.
+    for (const m of index.missing) opts.onMissingManaged?.(m);
   };
 
   const sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
@@ -239,7 +245,8 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
       }
     }
     // A reload that activated a newer index meanwhile wins: it read the store itself.
-    if (changed && active === idx) activate(build(certs.slice(0, -1), certs[certs.length - 1]!));
+    // A refresh only swaps certificates in: it asks for nothing new.
+    if (changed && active === idx) activate(build(certs.slice(0, -1), certs[certs.length - 1]!, []));
     return changed;
   };
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { makeLeaf, writeTemp } from '../helpers/certs.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { closed, echo, openWebSocket, request, startBackend, waitFor } from '../helpers/net.ts';
 
@@ -67,6 +68,22 @@ describe('reload', () => {
     assert.equal(await echo(keep, 'still'), 'b:http:still');
     keep.close();
     await waitFor('no open upgraded sockets', () => edge.openUpgrades() === 0);
+  });
+
+  it('a refused reload leaves renewal on the running config', async (t) => {
+    const b = await startBackend(t, 'b');
+    const leaf = await makeLeaf({ names: ['www.example.com'] });
+    const files = await writeTemp(t, { 'c.pem': leaf.certPem, 'k.pem': leaf.keyPem });
+    const a = { domain: 'a.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true };
+    const { edge, writeConfig } = await startTestEdge(t, { proxies: [a] }, { watch: false });
+    writeConfig({ proxies: [a,
+      { domain: 'new.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true },
+      // An upload that does not cover its domain: the whole reload is refused.
+      { domain: 'shop.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true, certSource: 'upload', certFile: files.path('c.pem'), keyFile: files.path('k.pem') },
+    ] });
+    assert.equal((await edge.reload()).ok, false);
+    const scanned = (await edge.renewal!.scan('test')).map((r) => r.name);
+    assert.deepEqual(scanned, ['a.example.com'], 'the scan still covers the running config only');
   });
 
   it('reload() can be called directly (SIGHUP does this) and reports the outcome', async (t) => {
