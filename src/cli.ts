@@ -19,7 +19,7 @@ import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
-import { validateUpload } from './tls/upload.ts';
+import { uploadIssues } from './tls/upload.ts';
 
 const HELP = `idcs-edge: reverse proxy and TLS edge for VMs
 
@@ -65,20 +65,6 @@ function describeConfig(file: string, c: EdgeConfig): string[] {
   }
   lines.push(...(c.proxies.length ? pad(rows) : ['no proxies configured']));
   return lines;
-}
-
-/** Uploaded certificates are checked by --check-config as they would be at start. */
-function checkUploads(c: EdgeConfig): string[] {
-  const problems: string[] = [];
-  c.proxies.forEach((p, i) => {
-    if (!p.enabled || !p.ssl || p.certSource !== 'upload') return;
-    try {
-      validateUpload({ domain: p.domain, certFile: p.certFile!, keyFile: p.keyFile!, now: systemClock.now() });
-    } catch (e) {
-      problems.push(`  proxies[${i}].certFile: ${(e as Error).message}`);
-    }
-  });
-  return problems;
 }
 
 function fmtDate(iso: string | null | undefined): string {
@@ -210,9 +196,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (v['check-config']) {
       const c = loadConfigFile(configFile);
-      const problems = checkUploads(c);
+      // Uploaded certificates are checked as they would be at start.
+      const problems = uploadIssues(c.proxies, systemClock.now());
       if (problems.length) {
-        err(`invalid config in ${configFile}:\n${problems.join('\n')}`);
+        err(`invalid config in ${configFile}:\n${problems.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
         return 2;
       }
       for (const l of describeConfig(configFile, c)) out(l);

@@ -13,13 +13,14 @@ import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile } from './config/watch.ts';
 import { startDemoVm } from './demo/server.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, ErrorCodes } from './errors.ts';
 import { createLogger } from './log.ts';
 import { startEdge } from './main.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
+import { uploadIssues } from './tls/upload.ts';
 
 /** Messages between primary and workers. */
 type ToWorker = { type: 'reload' } | { type: 'shutdown' };
@@ -71,6 +72,9 @@ export async function runPrimary(configFile: string): Promise<number> {
   const reload = () => {
     try {
       const next = loadConfigFile(file);
+      // The workers refuse unusable uploads; the primary must not follow a config they refuse.
+      const uploads = uploadIssues(next.proxies, clock.now());
+      if (uploads.length) throw new ConfigError(ErrorCodes.CONFIG_INVALID, 'invalid uploaded certificates', { file, issues: uploads });
       if (workerCount(next) !== n) log.warn({ workers: next.workers }, 'a new number of workers applies after a restart');
       control.apply(next, buildRouteTable(next));
       config = next;

@@ -6,7 +6,8 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CertError, ErrorCodes } from '../errors.ts';
+import type { ProxyRule } from '../config/schema.ts';
+import { CertError, ErrorCodes, type ConfigIssue } from '../errors.ts';
 import { coversName, infoOf, splitPemCertificates, type CertInfo } from './certinfo.ts';
 
 export interface UploadInput {
@@ -96,4 +97,21 @@ export function validateUpload(input: UploadInput): ValidUpload {
     fail(`the certificate in ${certFile} is not valid yet: valid from ${day(info.notBefore)} (${info.notBefore})`);
   }
   return Object.freeze({ certPem: blocks.join('\n') + '\n', keyPem: keyText, info });
+}
+
+/**
+ * The uploaded certificates of a config, checked as the edge checks them when it loads the config: one
+ * issue per unusable upload, located at its proxy. `--check-config` and the workers' primary use this.
+ */
+export function uploadIssues(proxies: readonly ProxyRule[], now: Date): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  proxies.forEach((p, i) => {
+    if (!p.enabled || !p.ssl || p.certSource !== 'upload') return;
+    try {
+      validateUpload({ domain: p.domain, certFile: p.certFile!, keyFile: p.keyFile!, now });
+    } catch (e) {
+      issues.push({ path: `proxies[${i}].certFile`, message: (e as Error).message });
+    }
+  });
+  return issues;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { makeLeaf, writeTemp } from '../helpers/certs.ts';
 import { runCli, spawnEdge } from '../helpers/cli.ts';
 import { refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
 
@@ -57,6 +58,17 @@ describe('CLI', () => {
     const missing = await runCli(['--check-config', '--config', '/nonexistent/edge.yaml']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /config file not found: \/nonexistent\/edge\.yaml/);
+  });
+
+  it('--check-config checks uploaded certificates as a start would', async (t) => {
+    const leaf = await makeLeaf({ names: ['www.example.com'] });
+    const files = await writeTemp(t, { 'c.pem': leaf.certPem, 'k.pem': leaf.keyPem });
+    const { file } = writeConfig({ proxies: [
+      { domain: 'shop.example.com', target: '10.0.0.5', ssl: true, certSource: 'upload', certFile: files.path('c.pem'), keyFile: files.path('k.pem') },
+    ] });
+    const r = await runCli(['--check-config', '--config', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /proxies\[0\]\.certFile: the certificate in .*c\.pem covers www\.example\.com, not shop\.example\.com/);
   });
 
   it('a port that cannot be bound stops the edge with exit 1 and says why', async (t) => {
