@@ -34,6 +34,12 @@ function put(file, text) {
   renameSync(`${file}.tmp`, file);
 }
 
+/** nginx's temp folders, one set per nginx instance (they may not share them). */
+function nginxTempPaths(tag) {
+  return ['client_body:body', 'proxy:proxy', 'fastcgi:fastcgi', 'uwsgi:uwsgi', 'scgi:scgi']
+    .map((kv) => { const [k, v] = kv.split(':'); return `  ${k}_temp_path ${W}/nginx-tmp/${tag}-${v};`; }).join('\n');
+}
+
 function originNginx() {
   const ports = ['ORIGIN_EDGE', 'ORIGIN_NGINX', 'ORIGIN_HAPROXY', 'ORIGIN_CADDY'].map(P);
   return `# Origin: a small fixed body. One worker (pinned to core 0 by run.sh).
@@ -45,11 +51,7 @@ pid ${W}/origin.pid;
 error_log ${W}/logs/origin.error.log warn;
 events { worker_connections 16384; }
 http {
-  client_body_temp_path ${W}/nginx-tmp/origin-body;
-  proxy_temp_path ${W}/nginx-tmp/origin-proxy;
-  fastcgi_temp_path ${W}/nginx-tmp/origin-fastcgi;
-  uwsgi_temp_path ${W}/nginx-tmp/origin-uwsgi;
-  scgi_temp_path ${W}/nginx-tmp/origin-scgi;
+${nginxTempPaths('origin')}
   log_format conns '$server_port $connection $connection_requests $status';
   access_log ${W}/logs/origin.access.log conns buffer=64k flush=100ms;
   # The origin never closes a proxy's keep-alive connection during a run, so any new upstream
@@ -79,11 +81,7 @@ pid ${W}/nginx-proxy.pid;
 error_log ${W}/logs/nginx-proxy.error.log warn;
 events { worker_connections ${MAXCONN * 2 + 4096}; }
 http {
-  client_body_temp_path ${W}/nginx-tmp/proxy-body;
-  proxy_temp_path ${W}/nginx-tmp/proxy-proxy;
-  fastcgi_temp_path ${W}/nginx-tmp/proxy-fastcgi;
-  uwsgi_temp_path ${W}/nginx-tmp/proxy-uwsgi;
-  scgi_temp_path ${W}/nginx-tmp/proxy-scgi;
+${nginxTempPaths('proxy')}
   access_log off;
   keepalive_requests 100000000;
   keepalive_timeout 75s;
