@@ -62,16 +62,19 @@ export function validateUpload(input: UploadInput): ValidUpload {
     }
   }
 
-  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyText)) {
-    fail(`key file ${keyFile} is encrypted with a passphrase; the edge needs an unencrypted PEM key`);
-  }
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
-    fail(`key file ${keyFile} is not a PEM private key (expected -----BEGIN PRIVATE KEY-----)`);
+    fail(`key file ${keyFile} is not a PEM private key (expected a PEM "PRIVATE KEY" block)`);
   }
   let key: KeyObject | undefined;
   try {
     key = createPrivateKey(keyText);
   } catch (err) {
+    // OpenSSL asks for a passphrase when the key is encrypted, whatever its PEM format; without one to give,
+    // Node reports the prompt as cancelled.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MISSING_PASSPHRASE' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') {
+      fail(`key file ${keyFile} is encrypted with a passphrase; the edge needs an unencrypted PEM key`, err);
+    }
     fail(`key file ${keyFile} is not a readable PEM private key: ${(err as Error).message}`, err);
   }
 

@@ -95,12 +95,16 @@ describe('validateUpload', () => {
       /key file .*k\.pem is not a PEM private key/);
   });
 
-  it('refuses a passphrase-protected key', async (t) => {
-    // A real passphrase-protected key, made now (PKCS#8, AES-256).
-    const encrypted = createPrivateKey(app.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
-    const f = await writeTemp(t, { 'c.pem': app.certPem, 'k.pem': encrypted });
-    rejects(() => validateUpload({ domain: 'app.example.com', certFile: f.path('c.pem'), keyFile: f.path('k.pem'), now }),
-      /is encrypted with a passphrase/);
+  it('refuses a passphrase-protected key, in PKCS#8 and in the traditional PEM format', async (t) => {
+    // Real encrypted keys, made now (AES-256).
+    const pkcs8 = createPrivateKey(app.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
+    const traditional = createPrivateKey(app.keyPem).export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
+    assert.match(traditional, /Proc-Type: 4,ENCRYPTED/);
+    for (const encrypted of [pkcs8, traditional]) {
+      const f = await writeTemp(t, { 'c.pem': app.certPem, 'k.pem': encrypted });
+      rejects(() => validateUpload({ domain: 'app.example.com', certFile: f.path('c.pem'), keyFile: f.path('k.pem'), now }),
+        /is encrypted with a passphrase/);
+    }
   });
 
   it('says when the key does not match the certificate', async (t) => {
