@@ -9,22 +9,39 @@ const ALWAYS = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authentic
 type Headers = Record<string, string | string[] | undefined>;
 
 /**
+ * Headers a client may list in Connection without the edge dropping them. Framing headers decide where the
+ * request ends (stripping them while forwarding the body lets the body reach the VM as a second request
+ * that never passed the edge: request smuggling); Host and the forwarding headers are the edge's to set.
+ */
+const NEVER_NAMED = new Set(['host', 'content-length', 'transfer-encoding', 'x-forwarded-for', 'x-forwarded-proto',
+  'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-request-id']);
+
+/**
  * Removes hop-by-hop headers from a request about to be forwarded and returns the client's Connection value
  * (undefined when absent). `keepUpgrade` leaves Connection/Upgrade for a WebSocket handshake.
+ * The body keeps its framing: a request that arrived chunked is forwarded chunked (Node re-encodes the
+ * chunks it parsed), one with Content-Length keeps it, so the VM always knows where the request ends.
  */
 export function stripHopByHop(h: Headers, keepUpgrade: boolean): string | undefined {
   const conn = h['connection'];
   const connection = Array.isArray(conn) ? conn.join(', ') : conn;
   if (connection !== undefined) {
-    // Fields named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+    // Fields named in Connection are hop-by-hop too (RFC 9110 7.6.1), except those that frame the message.
     for (const raw of connection.split(',')) {
       const name = raw.trim().toLowerCase();
-      if (name && name !== 'close' && name !== 'keep-alive' && !(keepUpgrade && name === 'upgrade')) delete h[name];
+      if (name && name !== 'close' && name !== 'keep-alive' && !NEVER_NAMED.has(name) && !(keepUpgrade && name === 'upgrade')) delete h[name];
     }
   }
+  // Node's parser refuses a request with both lengths, and any Transfer-Encoding other than a final
+  // chunked, so a Transfer-Encoding here means a chunked body (RFC 9112 6.1).
+  const chunked = h['transfer-encoding'] !== undefined;
   for (const name of ALWAYS) {
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) continue;
     if (h[name] !== undefined) delete h[name];
+  }
+  if (chunked) {
+    h['transfer-encoding'] = 'chunked';
+    delete h['content-length'];
   }
   // TE is hop-by-hop; "trailers" alone is passed on because gRPC needs it.
   const te = h['te'];

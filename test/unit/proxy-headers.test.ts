@@ -47,7 +47,16 @@ describe('hop-by-hop headers (RFC 9110 7.6.1)', () => {
       te: 'gzip', upgrade: 'h2c', 'transfer-encoding': 'chunked', accept: '*/*',
     };
     assert.equal(stripHopByHop(h, false), 'close, X-Secret-Hop');
-    assert.deepEqual(Object.keys(h), ['accept']);
+    // The body's framing survives: the request arrived chunked, so it leaves chunked.
+    assert.deepEqual(h, { accept: '*/*', 'transfer-encoding': 'chunked' });
+  });
+  it('never drops framing, Host or forwarding headers because the client named them in Connection', () => {
+    const h: Record<string, string | string[] | undefined> = {
+      connection: 'close, Host, Content-Length, X-Forwarded-For, X-Request-Id', host: 'a.example.com', 'content-length': '5',
+      'x-forwarded-for': '1.2.3.4', 'x-request-id': 'r1',
+    };
+    stripHopByHop(h, false);
+    assert.deepEqual(h, { host: 'a.example.com', 'content-length': '5', 'x-forwarded-for': '1.2.3.4', 'x-request-id': 'r1' });
   });
   it('keeps TE: trailers and the WebSocket upgrade headers', () => {
     const h: Record<string, string | string[] | undefined> = { connection: 'Upgrade', upgrade: 'websocket', te: 'trailers' };
