@@ -10,6 +10,8 @@ export const ErrorCodes = {
   USAGE: 'EDGE_ERR_USAGE',
   LISTEN: 'EDGE_ERR_LISTEN',
   NO_HOST: 'EDGE_ERR_NO_HOST',
+  BAD_HOST: 'EDGE_ERR_BAD_HOST',
+  INTERNAL: 'EDGE_ERR_INTERNAL',
   NO_ROUTE: 'EDGE_ERR_NO_ROUTE',
   NO_VM: 'EDGE_ERR_NO_VM',
   WS_DISABLED: 'EDGE_ERR_WS_DISABLED',
@@ -93,6 +95,8 @@ export class CertError extends EdgeError {
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.NO_HOST]: 400,
+  [ErrorCodes.BAD_HOST]: 400,
+  [ErrorCodes.INTERNAL]: 500,
   [ErrorCodes.NO_ROUTE]: 404,
   [ErrorCodes.NO_VM]: 404,
   [ErrorCodes.WS_DISABLED]: 403,

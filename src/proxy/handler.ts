@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { CHALLENGE_PATH_PREFIX, type ChallengeResponder } from '../acme/challenges.ts';
 import { ErrorCodes, httpStatusOf, type UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { normalizeHost } from '../routing/host.ts';
+import { parseHostHeader } from '../routing/host.ts';
 import type { Resolution, RouteTable } from '../routing/table.ts';
 import { applyForwardingHeaders, type TrustedProxies } from './forwarded.ts';
 import type { Forwarder } from './forwarder.ts';
@@ -60,7 +60,13 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
   const proxyWeb = (req: IncomingMessage, res: ServerResponse, started: number, encrypted: boolean) => {
     const st = deps.state();
-    const maybeHost = normalizeHost(req.headers.host);
+    const bad = badHost(req);
+    if (bad) {
+      sendErrorPage(res, req.headers.accept, bad);
+      accessLog(req, bad.status, started, '', undefined, 0, bad.code);
+      return;
+    }
+    const maybeHost = req.headers.host ? parseHostHeader(req.headers.host) : null;
     const r = st.table.lookup(maybeHost);
     if (!r.ok) {
       const page = missPage(r);
@@ -101,86 +107,132 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     }, pools.get(r.upstream));
   };
 
-  return {
-    onRequest(req, res) {
-      const started = performance.now();
-      const encrypted = (req.socket as TLSSocket).encrypted === true;
-      const url = req.url ?? '/';
-      if (url.startsWith(CHALLENGE_PATH_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
-        const responder = deps.challenges();
-        if (responder) {
-          responder.answerPath(url).then((keyAuth) => {
-            if (keyAuth === null) return proxyWeb(req, res, started, encrypted);
-            res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuth), 'cache-control': 'no-store' });
-            res.end(req.method === 'HEAD' ? undefined : keyAuth);
-            log.info({ host: req.headers.host, path: url }, 'acme challenge answered');
-          }, (err: Error) => {
-            log.error({ err: err.message, path: url }, 'acme challenge lookup failed');
-            proxyWeb(req, res, started, encrypted);
-          });
-          return;
-        }
-      }
-      proxyWeb(req, res, started, encrypted);
-    },
+  /**
+   * The last line of defence: a fault while handling one request answers that request with a 500 (or cuts
+   * its connection when the answer had started) and is logged; it never reaches the process.
+   */
+  const internalError = (req: IncomingMessage, out: ServerResponse | Duplex, err: unknown) => {
+    log.error({ err, host: req.headers.host, method: req.method, path: req.url, client: req.socket.remoteAddress }, 'request handling failed');
+    const page = { status: 500, code: ErrorCodes.INTERNAL, message: 'the edge failed to handle this request' };
+    try {
+      if ('writeHead' in out) sendErrorPage(out, undefined, page);
+      else sendErrorOnSocket(out, page);
+    } catch {
+      out.destroy();
+    }
+  };
 
-    onUpgrade(req, socket, head) {
-      const started = performance.now();
-      const st = deps.state();
-      const encrypted = (req.socket as TLSSocket).encrypted === true;
-      const maybeHost = normalizeHost(req.headers.host);
-      const r = st.table.lookup(maybeHost);
-      if (!r.ok) {
-        socket.on('error', () => socket.destroy());
-        const page = missPage(r);
-        sendErrorOnSocket(socket, page);
-        accessLog(req, page.status, started, r.host, undefined, 0);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const encrypted = (req.socket as TLSSocket).encrypted === true;
+    const url = req.url ?? '/';
+    if (url.startsWith(CHALLENGE_PATH_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
+      const responder = deps.challenges();
+      if (responder) {
+        responder.answerPath(url).then((keyAuth) => {
+          if (keyAuth === null) return proxyWeb(req, res, started, encrypted);
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuth), 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : keyAuth);
+          log.info({ host: req.headers.host, path: url }, 'acme challenge answered');
+        }, (err: Error) => {
+          log.error({ err: err.message, path: url }, 'acme challenge lookup failed');
+          proxyWeb(req, res, started, encrypted);
+        }).catch((err: unknown) => internalError(req, res, err));
         return;
       }
-      const host = maybeHost!; // a match implies a host
-      const refuse = (status: number, code: string, message: string) => {
-        socket.on('error', () => socket.destroy());
-        sendErrorOnSocket(socket, { status, code, message });
-        logFailure(req, host, r.upstream.origin, status, code, message);
-        accessLog(req, status, started, host, r.upstream.origin, 0, code);
-      };
-      if (!r.route.websocket) {
-        return refuse(403, ErrorCodes.WS_DISABLED, `WebSocket is not enabled for ${r.route.domain} (set websocket: true on the proxy)`);
-      }
-      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
-        return refuse(400, ErrorCodes.WS_DISABLED, 'only WebSocket upgrades (GET with Upgrade: websocket) are proxied');
-      }
-      if (!encrypted && r.route.ssl && st.httpsPort !== 0) {
-        return refuse(403, ErrorCodes.WS_DISABLED, `${host} is served over HTTPS only: connect with wss://`);
-      }
-      stripHopByHop(req.headers, true);
-      applyForwardingHeaders(req.headers, {
-        peer: (socket as Socket).remoteAddress ?? '',
-        trusted: st.trusted.isTrusted((socket as Socket).remoteAddress),
-        proto: encrypted ? 'https' : 'http', host: req.headers.host!, port: (socket as Socket).localPort ?? 0,
-      });
-      upgrades.track(socket, { host, poolKey: r.upstream.poolKey });
-      let upgraded = false;
-      forwarder.ws(req, socket, head, {
-        upstream: r.upstream,
-        onUpgraded(upstreamSocket) {
-          upgraded = true;
-          upgrades.pair(socket, upstreamSocket);
-          accessLog(req, 101, started, host, r.upstream.origin, 0);
-        },
-        onError(err) {
-          if (upgraded) {
-            log.info({ host, upstream: r.upstream.origin, code: err.code }, 'websocket closed by error');
-            return;
-          }
-          const status = httpStatusOf(err);
-          sendErrorOnSocket(socket, { status, code: err.code, message: err.message });
-          logFailure(req, host, r.upstream.origin, status, err.code, err.message);
-          accessLog(req, status, started, host, r.upstream.origin, 0, err.code);
-        },
-      }, pools.get(r.upstream));
+    }
+    proxyWeb(req, res, started, encrypted);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const started = performance.now();
+    const st = deps.state();
+    const encrypted = (req.socket as TLSSocket).encrypted === true;
+    socket.on('error', () => socket.destroy());
+    const bad = badHost(req);
+    if (bad) {
+      sendErrorOnSocket(socket, bad);
+      accessLog(req, bad.status, started, '', undefined, 0, bad.code);
+      return;
+    }
+    const maybeHost = req.headers.host ? parseHostHeader(req.headers.host) : null;
+    const r = st.table.lookup(maybeHost);
+    if (!r.ok) {
+      const page = missPage(r);
+      sendErrorOnSocket(socket, page);
+      accessLog(req, page.status, started, r.host, undefined, 0);
+      return;
+    }
+    const host = maybeHost!; // a match implies a host
+    const refuse = (status: number, code: string, message: string) => {
+      sendErrorOnSocket(socket, { status, code, message });
+      logFailure(req, host, r.upstream.origin, status, code, message);
+      accessLog(req, status, started, host, r.upstream.origin, 0, code);
+    };
+    if (!r.route.websocket) {
+      return refuse(403, ErrorCodes.WS_DISABLED, `WebSocket is not enabled for ${r.route.domain} (set websocket: true on the proxy)`);
+    }
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
+      return refuse(400, ErrorCodes.WS_DISABLED, 'only WebSocket upgrades (GET with Upgrade: websocket) are proxied');
+    }
+    if (!encrypted && r.route.ssl && st.httpsPort !== 0) {
+      return refuse(403, ErrorCodes.WS_DISABLED, `${host} is served over HTTPS only: connect with wss://`);
+    }
+    stripHopByHop(req.headers, true);
+    applyForwardingHeaders(req.headers, {
+      peer: (socket as Socket).remoteAddress ?? '',
+      trusted: st.trusted.isTrusted((socket as Socket).remoteAddress),
+      proto: encrypted ? 'https' : 'http', host: req.headers.host!, port: (socket as Socket).localPort ?? 0,
+    });
+    upgrades.track(socket, { host, poolKey: r.upstream.poolKey });
+    let upgraded = false;
+    forwarder.ws(req, socket, head, {
+      upstream: r.upstream,
+      onUpgraded(upstreamSocket) {
+        upgraded = true;
+        upgrades.pair(socket, upstreamSocket);
+        accessLog(req, 101, started, host, r.upstream.origin, 0);
+      },
+      onError(err) {
+        if (upgraded) {
+          log.info({ host, upstream: r.upstream.origin, code: err.code }, 'websocket closed by error');
+          return;
+        }
+        const status = httpStatusOf(err);
+        sendErrorOnSocket(socket, { status, code: err.code, message: err.message });
+        logFailure(req, host, r.upstream.origin, status, err.code, err.message);
+        accessLog(req, status, started, host, r.upstream.origin, 0, err.code);
+      },
+    }, pools.get(r.upstream));
+  };
+
+  return {
+    onRequest(req, res) {
+      try { onRequest(req, res); } catch (err) { internalError(req, res, err); }
+    },
+    onUpgrade(req, socket, head) {
+      try { onUpgrade(req, socket, head); } catch (err) { internalError(req, socket, err); }
     },
   };
+}
+
+/**
+ * Refusals decided by the Host header alone: several Host headers, or a value that is not `host[:port]`
+ * (RFC 9112 3.2: a server must answer 400). Node keeps only the first of repeated Host headers, so the raw
+ * list is counted.
+ */
+function badHost(req: IncomingMessage): { status: number; code: string; message: string } | null {
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') seen++;
+  }
+  if (seen > 1) return { status: 400, code: ErrorCodes.BAD_HOST, message: 'the request has more than one Host header' };
+  const host = req.headers.host;
+  if (host && parseHostHeader(host) === null) {
+    return { status: 400, code: ErrorCodes.BAD_HOST, message: 'the Host header is not a valid host name with an optional port 1-65535' };
+  }
+  return null;
 }
 
 function missPage(r: Extract<Resolution, { ok: false }>): { status: number; code: string; message: string } {

@@ -22,6 +22,51 @@ export function normalizeHost(raw: string | undefined | null): string | null {
   return h.toLowerCase();
 }
 
+/**
+ * The normalised host of a request's Host header (RFC 9110 7.2, RFC 3986 3.2.2), or null when the value is
+ * not `host[:port]`: a port outside 1-65535 or with non-digits, an empty port, characters no host name or
+ * IP literal has (spaces, `/`, `@`), or an unclosed IPv6 bracket. A loop over char codes: runs per request.
+ */
+export function parseHostHeader(raw: string): string | null {
+  let end = raw.length;
+  if (raw.charCodeAt(0) === 91 /* [ */) {
+    const close = raw.indexOf(']');
+    if (close < 0) return null;
+    for (let i = 1; i < close; i++) {
+      const c = raw.charCodeAt(i);
+      // hex digits, ':' and '.' (an embedded IPv4); zone IDs are not allowed in a Host header (RFC 6874 1)
+      if (!((c >= 48 && c <= 58) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 46)) return null;
+    }
+    if (close + 1 < raw.length && raw.charCodeAt(close + 1) !== 58) return null;
+    if (close + 1 < raw.length && !validPort(raw, close + 2)) return null;
+    return close > 1 ? raw.slice(1, close).toLowerCase() : null;
+  }
+  const colon = raw.indexOf(':');
+  if (colon >= 0) {
+    if (!validPort(raw, colon + 1)) return null;
+    end = colon;
+  }
+  for (let i = 0; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95)) return null;
+  }
+  while (end > 0 && raw.charCodeAt(end - 1) === 46 /* . */) end--;
+  return end === 0 ? null : raw.slice(0, end).toLowerCase();
+}
+
+/** 1-5 digits from `from` to the end of `s`, value 1-65535. */
+function validPort(s: string, from: number): boolean {
+  const n = s.length - from;
+  if (n < 1 || n > 5) return false;
+  let v = 0;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+    v = v * 10 + (c - 48);
+  }
+  return v >= 1 && v <= 65535;
+}
+
 /** `a.b.example.com` -> `b.example.com`; null for a single label. The parent is what `*.` stands before. */
 export function parentDomain(host: string): string | null {
   const dot = host.indexOf('.');

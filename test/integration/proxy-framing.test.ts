@@ -80,4 +80,22 @@ describe('hostile headers never take the edge down', () => {
       });
     }
   }
+
+  it('refuses two Host headers with 400 and forwards nothing', async (t) => {
+    const vm = await startRecordingVm(t);
+    const { edge } = await edgeFor(t, vm);
+    const reply = await rawRequest(edge.httpPort!, 'GET / HTTP/1.1\r\nHost: app.example.com\r\nHost: other.example.com\r\n\r\n');
+    assert.equal(reply.status, 400, reply.text);
+    assert.equal(vm.requests.length, 0);
+  });
+
+  for (const bad of ['app.example.com:99999', 'app.example.com:', 'app.example.com:80x', 'app.example.com:-1', 'app example.com', '[::1', '']) {
+    it(`refuses Host ${JSON.stringify(bad)} with 400 and forwards nothing`, async (t) => {
+      const vm = await startRecordingVm(t);
+      const { edge } = await edgeFor(t, vm);
+      const reply = await rawRequest(edge.httpPort!, `GET / HTTP/1.1\r\nHost: ${bad}\r\n\r\n`);
+      assert.equal(reply.status, 400, reply.text);
+      assert.equal(vm.requests.length, 0);
+    });
+  }
 });
