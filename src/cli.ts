@@ -9,17 +9,18 @@ import { createChallengeResponder, serveChallengesStandalone } from './acme/chal
 import { defaultAcmeConfig } from './acme/config.ts';
 import { createAcmeIssuer } from './acme/issuer.ts';
 import { systemClock } from './clock.ts';
+import { checkConfig } from './config/check.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
 import { createLogger } from './log.ts';
-import { runPrimary, runWorker, workerCount } from './cluster.ts';
+import { runPrimary, workerCount } from './cluster/primary.ts';
+import { runWorker } from './cluster/worker.ts';
 import { startEdge } from './main.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
-import { uploadIssues } from './tls/upload.ts';
 
 const HELP = `idcs-edge: reverse proxy and TLS edge for VMs
 
@@ -133,7 +134,7 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
 }
 
 async function runCommand(configFile: string): Promise<number> {
-  if (process.env.IDCS_EDGE_WORKER === '1') return runWorker(configFile);
+  if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
   if (workerCount(loadConfigFile(configFile)) > 1) return runPrimary(configFile);
   const edge = await startEdge({ configFile });
   return new Promise((resolveExit) => {
@@ -150,7 +151,7 @@ async function runCommand(configFile: string): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => { void edge.reload(); });
+    process.on('SIGHUP', () => { void edge.reload('signal'); });
   });
 }
 
@@ -196,8 +197,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (v['check-config']) {
       const c = loadConfigFile(configFile);
-      // Uploaded certificates are checked as they would be at start.
-      const problems = uploadIssues(c.proxies, systemClock.now());
+      // The files the config names are checked as the edge checks them when it applies the config.
+      const problems = checkConfig(c, systemClock.now());
       if (problems.length) {
         err(`invalid config in ${configFile}:\n${problems.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
         return 2;

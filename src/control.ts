@@ -3,10 +3,14 @@
  * wants letsencrypt, rebuilt when the acme section changes) and the renewal service (cron scan, on-demand
  * issuance, retries). The single-process edge runs it beside its listeners; with `workers: N` the primary
  * runs it and the workers only serve, so no two processes of one edge run the schedule.
+ * It follows the config through the apply pipeline: prepare builds a new issuer when one is needed (which
+ * can fail, e.g. an unreadable acme.caFile), and only commit adopts it and closes the old one, so a refused
+ * apply leaves renewal running on the old config with the old issuer.
  */
 import { defaultAcmeConfig } from './acme/config.ts';
 import { createAcmeIssuer, type AcmeIssuer } from './acme/issuer.ts';
 import type { Clock } from './clock.ts';
+import type { ConfigPart } from './config/apply.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import type { Logger } from './log.ts';
 import { renewalTargets } from './renewal/renew.ts';
@@ -15,58 +19,77 @@ import type { RouteTable } from './routing/table.ts';
 import type { Issuer } from './tls/issuer.ts';
 import type { CertStore } from './tls/store.ts';
 
-export interface ControlPlane {
-  readonly renewal: RenewalService;
-  /** Follows a new config: the issuer is rebuilt if the acme section changed; scans use the new table. */
-  apply(config: EdgeConfig, table: RouteTable): void;
+export interface ControlPlane extends ConfigPart {
+  /** Null until the first apply committed. */
+  renewal(): RenewalService;
+  /** Starts issuing and scanning (once the listeners that answer HTTP-01 are up). */
+  start(): void;
   close(): Promise<void>;
 }
 
 export interface ControlPlaneOptions {
   readonly store: CertStore;
   readonly selfSigned: Issuer;
-  readonly config: EdgeConfig;
   readonly log: Logger;
   readonly clock: Clock;
   /** Called after certificates were stored (the single-process edge refreshes its SNI index). */
   onStored(): Promise<unknown>;
 }
 
+const wantsAcme = (c: EdgeConfig) => c.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt');
+
 export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
   const { store, selfSigned, log, clock } = o;
-  let config = o.config;
+  let config: EdgeConfig | null = null;
   let table: RouteTable | null = null;
   let acme: { key: string; issuer: AcmeIssuer } | null = null;
+  let renewal: RenewalService | null = null;
 
-  const renewal = createRenewalService({
+  const makeRenewal = (c: EdgeConfig) => createRenewalService({
     deps: () => ({ store, log, clock, issuers: { 'self-signed': selfSigned, ...(acme ? { letsencrypt: acme.issuer } : {}) } }),
     targets: () => (table ? renewalTargets(table) : []),
-    renewWithinDays: () => config.renewal.renewWithinDays,
-    schedule: config.renewal.schedule,
-    timezone: config.renewal.timezone,
+    renewWithinDays: () => config!.renewal.renewWithinDays,
+    schedule: c.renewal.schedule,
+    timezone: c.renewal.timezone,
     runAtStart: false,
     onStored: () => o.onStored(),
     log, clock,
   });
 
   return {
-    renewal,
-    apply(next, nextTable) {
-      if (next.renewal.schedule !== config.renewal.schedule || next.renewal.timezone !== config.renewal.timezone) {
-        log.warn({ schedule: next.renewal.schedule, timezone: next.renewal.timezone }, 'renewal schedule changes apply after a restart');
-      }
-      config = next;
-      table = nextTable;
-      if (next.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt')) {
-        const key = JSON.stringify(next.acme ?? {});
-        if (acme?.key !== key) {
-          acme?.issuer.close();
-          acme = { key, issuer: createAcmeIssuer({ config: next.acme ?? defaultAcmeConfig, certsDir: next.certs.dir, log, clock }) };
-        }
-      }
+    name: 'control plane',
+    prepare(next, nextTable) {
+      const key = JSON.stringify(next.acme ?? {});
+      const needIssuer = wantsAcme(next) && acme?.key !== key;
+      const fresh = needIssuer
+        ? { key, issuer: createAcmeIssuer({ config: next.acme ?? defaultAcmeConfig, certsDir: next.certs.dir, log, clock }) }
+        : null;
+      return {
+        commit() {
+          if (fresh) {
+            acme?.issuer.close();
+            acme = fresh;
+          }
+          config = next;
+          table = nextTable;
+          // The schedule is restart-only (config/restart.ts), so the service made at the first apply stays.
+          renewal ??= makeRenewal(next);
+        },
+        abort() {
+          fresh?.issuer.close();
+        },
+      };
+    },
+    renewal() {
+      if (renewal === null) throw new Error('the control plane has no config yet');
+      return renewal;
+    },
+    start() {
+      renewal?.start();
+      void renewal?.scan('start');
     },
     async close() {
-      await renewal.close();
+      await renewal?.close();
       acme?.issuer.close();
     },
   };

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   NO_ROUTE: 'EDGE_ERR_NO_ROUTE',
   NO_VM: 'EDGE_ERR_NO_VM',
   WS_DISABLED: 'EDGE_ERR_WS_DISABLED',
+  BAD_UPGRADE: 'EDGE_ERR_BAD_UPGRADE',
   UPSTREAM_REFUSED: 'EDGE_ERR_UPSTREAM_REFUSED',
   UPSTREAM_UNREACHABLE: 'EDGE_ERR_UPSTREAM_UNREACHABLE',
   UPSTREAM_RESET: 'EDGE_ERR_UPSTREAM_RESET',
@@ -42,10 +43,13 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 export class EdgeError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** What a visitor may read on an error page, when it differs from the code's default (see publicMessageOf). */
+  readonly publicMessage: string | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; publicMessage?: string }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.publicMessage = options?.publicMessage;
   }
 }
 
@@ -64,6 +68,17 @@ export class ConfigError extends EdgeError {
     this.file = opts.file;
     this.issues = Object.freeze([...(opts.issues ?? [])]);
   }
+}
+
+/**
+ * Why a request was answered by the edge instead of the VM: a plain shape that route misses (built per
+ * request, so no Error and no stack) and EdgeErrors both satisfy. `message` is for the operator's log line;
+ * `publicMessage` overrides what the page shows a visitor.
+ */
+export interface Failure {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly publicMessage?: string | undefined;
 }
 
 /** The request could not be routed: no Host, unknown host, or a template whose VM does not exist. */
@@ -100,6 +115,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.NO_ROUTE]: 404,
   [ErrorCodes.NO_VM]: 404,
   [ErrorCodes.WS_DISABLED]: 403,
+  [ErrorCodes.BAD_UPGRADE]: 400,
   [ErrorCodes.UPSTREAM_REFUSED]: 502,
   [ErrorCodes.UPSTREAM_UNREACHABLE]: 502,
   [ErrorCodes.UPSTREAM_RESET]: 502,
@@ -108,10 +124,40 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.UPSTREAM_TIMEOUT]: 504,
 };
 
-/** The HTTP status a client gets for an error; anything unknown is a 500. */
+/**
+ * What a visitor reads on the error page of each code. Error pages are public: they never carry an upstream
+ * address, a TLS verification reason or an inventory fact (which owners and VMs exist); the operator's detail
+ * goes to the log line with the same request ID. An unknown template name reads exactly like an unknown host.
+ */
+const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  [ErrorCodes.NO_HOST]: 'The request has no Host header.',
+  [ErrorCodes.BAD_HOST]: 'The request\'s Host header is not valid.',
+  [ErrorCodes.NO_ROUTE]: 'No site is configured for this address.',
+  [ErrorCodes.NO_VM]: 'No site is configured for this address.',
+  [ErrorCodes.WS_DISABLED]: 'WebSocket connections are not accepted here.',
+  [ErrorCodes.BAD_UPGRADE]: 'Only WebSocket upgrades are accepted here.',
+  [ErrorCodes.UPSTREAM_REFUSED]: 'The server behind this site refused the connection.',
+  [ErrorCodes.UPSTREAM_UNREACHABLE]: 'The server behind this site cannot be reached.',
+  [ErrorCodes.UPSTREAM_RESET]: 'The server behind this site closed the connection before answering.',
+  [ErrorCodes.UPSTREAM_TLS]: 'The edge could not verify the certificate of the server behind this site.',
+  [ErrorCodes.UPSTREAM_TIMEOUT]: 'The server behind this site did not answer in time.',
+  [ErrorCodes.UPSTREAM_FAILED]: 'The server behind this site failed to answer.',
+  [ErrorCodes.INTERNAL]: 'The edge failed to handle this request.',
+};
+
+/** The HTTP status of an error code: the one place statuses are decided. Anything unmapped is a 500. */
+export function statusOf(code: ErrorCode | string): number {
+  return STATUS[code as ErrorCode] ?? 500;
+}
+
+/** The HTTP status a client gets for an error; anything that is not an EdgeError is a 500. */
 export function httpStatusOf(err: unknown): number {
-  if (err instanceof EdgeError) return STATUS[err.code] ?? 500;
-  return 500;
+  return err instanceof EdgeError ? statusOf(err.code) : 500;
+}
+
+/** The words an error page shows a visitor for `f` (never the operator's detail). */
+export function publicMessageOf(f: Failure): string {
+  return f.publicMessage ?? PUBLIC_MESSAGES[f.code] ?? 'The request could not be handled.';
 }
 
 const TLS_VERIFY_CODES = new Set([

@@ -1,61 +1,77 @@
 /**
- * Composition root: load config, build the parts, start listeners, watch for changes, drain on close.
- * Wiring only: every decision lives in the part it belongs to. `startEdge` can run several times in one
- * process (tests do), because no part keeps module-level state.
+ * Composition root: build the parts, apply the first config through the apply pipeline, start listening,
+ * follow the config file, drain on close. Wiring only: every decision lives in the part it belongs to.
+ * `startEdge` can run several times in one process (tests do), because no part keeps module-level state.
  */
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
 import { challengeDirFor, defaultAcmeConfig } from './acme/config.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { createApplier, refusalError, type ApplyInput, type ApplyResult, type ApplySource, type ConfigPart, type PreparedApply } from './config/apply.ts';
+import { checkConfig } from './config/check.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
-import { startDemoVm, type DemoVm } from './demo/server.ts';
 import { createControlPlane, type ControlPlane } from './control.ts';
-import { ConfigError } from './errors.ts';
+import { startDemoVm } from './demo/server.ts';
 import { createLogger, type Logger } from './log.ts';
-import { compileTrustedProxies } from './proxy/forwarded.ts';
-import { createForwarder } from './proxy/forwarder.ts';
-import { createHandlers, type LiveState } from './proxy/handler.ts';
-import { startListeners, type Listeners } from './proxy/listeners.ts';
-import { createPools } from './proxy/pools.ts';
+import { subscribeAccessLog } from './proxy/access-log.ts';
+import { createRequestEvents, type RequestEvents } from './proxy/context.ts';
+import { startListeners } from './proxy/listeners.ts';
+import { createPipeline } from './proxy/pipeline.ts';
+import { createPools, type PoolStats } from './proxy/pools.ts';
+import { createRequestIds } from './proxy/request-id.ts';
+import { createLiveStatePart } from './proxy/state.ts';
 import { createUpgradeRegistry } from './proxy/upgrades.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import type { RenewalService } from './renewal/service.ts';
-import { buildRouteTable } from './routing/table.ts';
 import { createCertManager } from './tls/contexts.ts';
+import { certsPart } from './tls/part.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
 
 export interface EdgeOptions {
-  readonly configFile: string;
+  /** The config file: read at start and, unless `watch` is false, followed. */
+  readonly configFile?: string;
+  /** A config validated elsewhere (a worker gets its primary's); the edge then reads no file. */
+  readonly config?: EdgeConfig;
   /** A logger to use instead of the one the config describes (tests). */
   readonly log?: Logger;
   readonly clock?: Clock;
   /** Listen on free ports instead of the configured ones (tests). */
   readonly ephemeralPorts?: boolean;
-  /** Watch the config file for changes (default true). */
+  /** Watch the config file for changes (default true when there is a file). */
   readonly watch?: boolean;
-  /** Run as one of several workers: no control plane, no demo VM; the primary renews and reloads. */
+  /** Run as one of several workers: no control plane, no demo VM; the primary renews and applies. */
   readonly worker?: boolean;
   /** In a worker: ask the primary to issue a certificate that is missing. */
   readonly requestIssue?: (target: RenewTarget, reason: string) => void;
 }
 
-export interface ReloadResult {
-  readonly ok: boolean;
-  readonly error?: ConfigError | Error;
+export interface EdgeStats {
+  readonly inFlight: number;
+  readonly webSockets: number;
+  readonly pools: PoolStats;
 }
 
 export interface Edge {
   readonly httpPort: number | null;
   readonly httpsPort: number | null;
   readonly log: Logger;
+  /** The running config. */
   config(): EdgeConfig;
-  /** Re-reads the config file; an invalid one is logged and the running config keeps serving. */
-  reload(): Promise<ReloadResult>;
+  /** The one way to change the config (see config/apply.ts). */
+  apply(input: ApplyInput, source: ApplySource): Promise<ApplyResult>;
+  /** The first half of an apply (workers: the primary commits or aborts every worker together). */
+  prepare(input: ApplyInput, source: ApplySource): Promise<PreparedApply | ApplyResult>;
+  /** Re-reads the config file (SIGHUP, the file watcher); a refused one leaves the running config serving. */
+  reload(source?: ApplySource): Promise<ApplyResult>;
+  lastApply(): ApplyResult | null;
   /** The renewal service; null in a worker, whose primary renews. */
   readonly renewal: RenewalService | null;
+  /** "request finished" and friends: the access log subscribes here, metrics will. */
+  readonly events: RequestEvents;
+  stats(): EdgeStats;
   /** Upgraded (WebSocket) connections currently open. */
   openUpgrades(): number;
   inFlight(): number;
@@ -64,138 +80,101 @@ export interface Edge {
 }
 
 export async function startEdge(opts: EdgeOptions): Promise<Edge> {
-  const configFile = resolve(opts.configFile);
-  let config = loadConfigFile(configFile);
-  const ownLog = opts.log ? null : createLogger({ level: config.log.level, file: config.log.file });
+  const configFile = opts.configFile === undefined ? undefined : resolve(opts.configFile);
+  if (!opts.config && !configFile) throw new Error('startEdge needs a config or a config file');
+  const first = opts.config ?? loadConfigFile(configFile!);
+  const ownLog = opts.log ? null : createLogger({ level: first.log.level, file: first.log.file });
   const log = opts.log ?? ownLog!.log;
   const clock = opts.clock ?? systemClock;
   const cleanups: Array<() => void | Promise<void>> = [];
   try {
-    const store = createCertStore({ dir: config.certs.dir, log, clock });
+    const store = createCertStore({ dir: first.certs.dir, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock });
     // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
-    let control: ControlPlane | null = null;
+    const control: ControlPlane | null = opts.worker ? null
+      : createControlPlane({ store, selfSigned, log, clock, onStored: () => certs.refresh() });
     const certs = createCertManager({
       store, log, clock, selfSigned,
       // A letsencrypt name without a CA certificate is served a self-signed stand-in meanwhile.
       onMissingManaged: (t) => {
         const target = { name: t.name, names: t.names, source: 'letsencrypt' as const };
         if (opts.requestIssue) opts.requestIssue(target, t.reason);
-        else control?.renewal.request(target, t.reason);
+        else control?.renewal().request(target, t.reason);
       },
     });
     cleanups.push(() => certs.close());
-    if (!opts.worker) {
-      control = createControlPlane({ store, selfSigned, config, log, clock, onStored: () => certs.refresh() });
-      const c = control;
-      cleanups.push(() => c.close());
-    }
-    const challenges = createChallengeResponder(challengeDirFor(config.acme ?? defaultAcmeConfig, config.certs.dir));
-    const pools = createPools(config.upstream);
+    if (control) cleanups.push(() => control.close());
+    const challenges = createChallengeResponder(challengeDirFor(first.acme ?? defaultAcmeConfig, first.certs.dir));
+    const pools = createPools();
     cleanups.push(() => pools.close());
     const upgrades = createUpgradeRegistry();
-    const forwarder = createForwarder(config.upstream);
+    const state = createLiveStatePart(upgrades);
+    const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
+    subscribeAccessLog(events, log);
 
-    let demo: DemoVm | null = null;
-    if (config.demo.enabled && !opts.worker) {
-      demo = await startDemoVm(config.demo.port);
-      cleanups.push(() => demo!.close());
+    const logLevel: ConfigPart = { name: 'log level', prepare: (next) => ({ commit() { log.level = next.log.level; }, abort() {} }) };
+    const poolsPart: ConfigPart = {
+      name: 'upstream pools',
+      prepare: (next, table) => pools.prepare(table, (file) =>
+        `proxies[${next.proxies.findIndex((p) => p.upstreamTls?.caFile === file)}].upstreamTls.caFile`),
+    };
+    // Commit order matters: the control plane follows the config before the certificate index asks it for
+    // missing certificates, and the request state goes last, once pools and certificates are in place.
+    const applier = createApplier({
+      parts: [...(control ? [control] : []), poolsPart, certsPart(certs), state, logLevel],
+      check: (c) => checkConfig(c, clock.now()),
+      log,
+    });
+    const started = await applier.apply({ config: first }, 'start');
+    if (!started.ok) throw refusalError(started);
+
+    if (first.demo.enabled && !opts.worker) {
+      const demo = await startDemoVm(first.demo.port);
+      cleanups.push(() => demo.close());
       log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
     }
 
-    let httpsPort = config.listen.https;
-    let state: LiveState | null = null;
-
-    const build = async (c: EdgeConfig) => {
-      const table = buildRouteTable(c);
-      const agents = pools.prepare(table, c);
-      const index = await certs.prepare(table);
-      return { table, agents, index, trusted: compileTrustedProxies(c.trustedProxies) };
-    };
-    const first = await build(config);
-    // The control plane follows a config once it is known good, before activation asks for certificates.
-    control?.apply(config, first.table);
-    pools.activate(first.agents);
-    certs.activate(first.index);
-    state = { table: first.table, trusted: first.trusted, httpsPort };
-
-    const handlers = createHandlers({
-      state: () => state!, forwarder, pools, upgrades, log, challenges: () => challenges,
-    });
-    const listeners: Listeners = await startListeners({
-      host: config.listen.host,
-      httpPort: config.listen.http,
-      httpsPort: config.listen.https,
+    const pipeline = createPipeline({ state: state.get, pools, upgrades, log, ids: createRequestIds(), events, challenges: () => challenges });
+    const listeners = await startListeners({
+      host: first.listen.host,
+      httpPort: first.listen.http,
+      httpsPort: first.listen.https,
       ephemeral: opts.ephemeralPorts ?? false,
       tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate() },
-    }, handlers, upgrades, log);
-    httpsPort = listeners.httpsPort ?? 0;
-    state = { ...state, httpsPort };
+    }, pipeline, upgrades, log);
+    state.setHttpsPort(listeners.httpsPort ?? 0);
     certs.watch();
     // Issuance waits for the listeners (HTTP-01 is answered on ours). Then catch up on renewals missed
     // while the edge was down; the schedule takes over from there.
-    if (control) {
-      control.renewal.start();
-      void control.renewal.scan('start');
-    }
-    log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: config.listen.host, proxies: first.table.routes.length },
+    control?.start();
+    log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: first.listen.host, proxies: state.get().table.routes.length },
       'idcs-edge listening');
 
-    let reloading: Promise<ReloadResult> | null = null;
-    const reloadOnce = async (): Promise<ReloadResult> => {
-      let next: EdgeConfig;
-      try {
-        next = loadConfigFile(configFile);
-        const built = await build(next);
-        const listenChanged = JSON.stringify(next.listen) !== JSON.stringify(config.listen);
-        if (listenChanged) log.warn({ listen: next.listen }, 'listen settings changed: they apply after a restart');
-        control?.apply(next, built.table);
-        pools.activate(built.agents);
-        certs.activate(built.index);
-        state = { table: built.table, trusted: built.trusted, httpsPort };
-        if (next.log.level !== config.log.level) log.level = next.log.level;
-        config = next;
-        // Upgraded connections whose route is gone or now points elsewhere are closed; the rest stay.
-        const closed = upgrades.prune((info) => {
-          const r = built.table.lookup(info.host);
-          return r.ok && r.upstream.poolKey === info.poolKey;
-        });
-        log.info({ proxies: built.table.routes.length, vms: next.vms.length, closedWebSockets: closed }, 'config reloaded');
-        return { ok: true };
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          log.error({ code: err.code, file: configFile, issues: err.issues }, `config not reloaded, the running config keeps serving: ${err.message}`);
-        } else {
-          log.error({ err }, 'config not reloaded, the running config keeps serving');
-        }
-        return { ok: false, error: err as Error };
-      }
-    };
-    const reload = async (): Promise<ReloadResult> => {
-      // Reloads never overlap: a change during a reload is picked up by one more reload after it.
-      while (reloading) await reloading;
-      reloading = reloadOnce();
-      try { return await reloading; } finally { reloading = null; }
-    };
-
+    const reload = (source: ApplySource = 'file') => applier.apply({ file: configFile! }, source);
     let watcher: ConfigWatcher | null = null;
-    if (opts.watch !== false) {
-      watcher = watchConfigFile(configFile, () => { void reload(); });
-    }
+    if (configFile && opts.watch !== false) watcher = watchConfigFile(configFile, () => { void reload('file'); });
 
     let closing: Promise<void> | null = null;
     return {
       httpPort: listeners.httpPort,
       httpsPort: listeners.httpsPort,
       log,
-      config: () => config,
-      renewal: control?.renewal ?? null,
-      reload,
+      config: () => applier.current()!,
+      apply: (input, source) => applier.apply(input, source),
+      prepare: (input, source) => applier.prepare(input, source),
+      reload: (source) => {
+        if (!configFile) return Promise.reject(new Error('this edge has no config file to reload'));
+        return reload(source);
+      },
+      lastApply: () => applier.last(),
+      renewal: control?.renewal() ?? null,
+      events,
+      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), pools: pools.stats() }),
       openUpgrades: () => upgrades.count(),
-      inFlight: () => listeners.inFlight(),
-      close(graceMs = config.shutdown.graceMs) {
+      inFlight: () => pipeline.inFlight(),
+      close(graceMs = applier.current()!.shutdown.graceMs) {
         closing ??= (async () => {
-          log.info({ graceMs, inFlight: listeners.inFlight(), webSockets: upgrades.count() }, 'shutting down');
+          log.info({ graceMs, inFlight: pipeline.inFlight(), webSockets: upgrades.count() }, 'shutting down');
           watcher?.close();
           await listeners.close(graceMs);
           for (const c of cleanups.reverse()) await c();

@@ -49,6 +49,7 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
       ...(p.certFile ? { certFile: abs(p.certFile) } : {}),
       ...(p.keyFile ? { keyFile: abs(p.keyFile) } : {}),
       ...(p.upstreamTls ? { upstreamTls: { ...p.upstreamTls, ...(p.upstreamTls.caFile ? { caFile: abs(p.upstreamTls.caFile) } : {}) } } : {}),
+      ...(p.errorPages ? { errorPages: Object.fromEntries(Object.entries(p.errorPages).map(([k, f]) => [k, abs(f)])) } : {}),
     })),
   };
 }
@@ -77,8 +78,8 @@ export function parseConfigText(text: string, name: string): unknown {
   }
 }
 
-/** Reads, parses and validates a config file. */
-export function loadConfigFile(file: string, baseDir: string = process.cwd()): EdgeConfig {
+/** Reads and parses a config file (YAML, or JSON for `.json`); throws ConfigError EDGE_ERR_CONFIG_READ. */
+export function readConfigDocument(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -88,5 +89,10 @@ export function loadConfigFile(file: string, baseDir: string = process.cwd()): E
       code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${(err as Error).message}`,
       { file, cause: err });
   }
-  return validateConfig(parseConfigText(text, file), { file, baseDir });
+  return parseConfigText(text, file);
+}
+
+/** Reads, parses and validates a config file. */
+export function loadConfigFile(file: string, baseDir: string = process.cwd()): EdgeConfig {
+  return validateConfig(readConfigDocument(file), { file, baseDir });
 }

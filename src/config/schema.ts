@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { acmeConfigSchema, acmeRequirementIssues } from '../acme/config.ts';
+import { isValidHostname } from '../routing/host.ts';
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -16,14 +17,9 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 const RESERVED_NAMES = new Set(['default', 'acme']);
-
-/** true for a DNS name we can route by (lower case, no trailing dot, no port). */
-export function isValidHostname(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  return name.split('.').every((l) => LABEL.test(l));
-}
+// Re-exported for the certificate store until it imports routing/host.ts itself.
+export { isValidHostname };
 
 const port = (what: string) => z.number({ error: `expected a ${what} port number 1-65535` })
   .int({ error: 'expected 1-65535' }).min(1, { error: 'expected 1-65535' }).max(65535, { error: 'expected 1-65535' });
@@ -94,6 +90,11 @@ export const proxySchema = z.strictObject({
   websocket: z.boolean({ error: 'expected true or false' }).default(true),
   note: z.string().optional(),
   upstreamTls: upstreamTlsSchema.optional(),
+  /** This proxy's own error pages: status (400-599) -> HTML file, with {{status}} {{code}} {{requestId}} {{message}}. */
+  errorPages: z.record(
+    z.string().regex(/^[45]\d\d$/, { error: 'expected an HTTP status 400-599 as the key, e.g. "502"' }),
+    z.string({ error: 'expected the path of an HTML file' }).min(1, { error: 'expected the path of an HTML file' }),
+  ).optional(),
   enabled: z.boolean({ error: 'expected true or false' }).default(true),
 }).superRefine((p, ctx) => {
   const wildcard = p.domain.startsWith('*.');
@@ -158,6 +159,10 @@ export const configSchema = z.strictObject({
     /** In-flight requests get this long to finish on SIGTERM before sockets are closed. */
     graceMs: z.number().int().min(0).max(600_000).default(10_000),
   }).default({ graceMs: 10_000 }),
+  errorPages: z.strictObject({
+    /** public: pages say what happened in words, the code and the request ID; operator: also the detail the log has. */
+    detail: z.enum(['public', 'operator'], { error: 'expected public or operator' }).default('public'),
+  }).default({ detail: 'public' }),
   demo: z.strictObject({
     /** Start the built-in demo VM (a page and a WebSocket echo) on 127.0.0.1:port. */
     enabled: z.boolean().default(false),

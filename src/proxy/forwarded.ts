@@ -3,8 +3,13 @@
  * Values a client sent are believed only when the peer that connected to us is a configured trusted proxy;
  * otherwise they are dropped and replaced, never appended to, so a client cannot forge its address.
  */
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
 import { parseCidrOrNull } from '../config/schema.ts';
+
+/** `::ffff:10.0.0.5` (an IPv4 client on a dual-stack socket) -> `10.0.0.5`; anything else unchanged. */
+export function unmapV4(ip: string): string {
+  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
 
 export interface TrustedProxies {
   isTrusted(peer: string | undefined): boolean;
@@ -21,12 +26,30 @@ export function compileTrustedProxies(cidrs: readonly string[]): TrustedProxies 
   return {
     isTrusted(peer) {
       if (!peer) return false;
-      // IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d.
-      const v4 = peer.startsWith('::ffff:') && isIPv4(peer.slice(7)) ? peer.slice(7) : null;
-      if (v4 !== null) return list.check(v4, 'ipv4');
-      return list.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
+      const ip = unmapV4(peer);
+      return list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6');
     },
   };
+}
+
+/**
+ * The client's address as access rules and logs should see it: the peer itself, unless the peer is a trusted
+ * proxy; then X-Forwarded-For is read from the right, skipping trusted proxies, and the first address that is
+ * not one is the client (what nginx's real_ip_recursive and Traefik's depth-less strategy do). A value that
+ * is not an IP ends the walk at the last trusted hop: nothing a client wrote can pose as an address.
+ */
+export function clientAddress(peer: string, xff: string | string[] | undefined, trusted: TrustedProxies): string {
+  if (xff === undefined) return peer;
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',');
+  let last = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = unmapV4(hops[i]!.trim());
+    if (hop === '') continue;
+    if (isIP(hop) === 0) return last;
+    if (!trusted.isTrusted(hop)) return hop;
+    last = hop;
+  }
+  return last;
 }
 
 export interface ForwardFacts {
@@ -48,8 +71,7 @@ function first(v: string | string[] | undefined): string | undefined {
 
 /** RFC 7239 4: IPv6 addresses are bracketed and quoted, as is anything with a colon. */
 function forwardedNode(ip: string): string {
-  const bare = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
-  return bare.includes(':') ? `"[${bare}]"` : bare;
+  return ip.includes(':') ? `"[${ip}]"` : ip;
 }
 
 function quoteIfNeeded(v: string): string {
@@ -61,7 +83,7 @@ function quoteIfNeeded(v: string): string {
  * scheme, Host, port) is always added; what came before it survives only from a trusted peer.
  */
 export function applyForwardingHeaders(h: Headers, f: ForwardFacts): void {
-  const peer = f.peer.startsWith('::ffff:') && isIPv4(f.peer.slice(7)) ? f.peer.slice(7) : f.peer;
+  const peer = unmapV4(f.peer);
   const priorFor = f.trusted ? first(h['x-forwarded-for']) : undefined;
   h['x-forwarded-for'] = priorFor ? `${priorFor}, ${peer}` : peer;
   const xfProto = f.trusted ? first(h['x-forwarded-proto']) : undefined;

@@ -5,7 +5,8 @@
  * bench/, http-proxy-3's per-request work (option merging, its pass pipeline) cost more than the proxying
  * itself, and with our options (no path rewrite, no x-forwarded handling, no cookie rewriting) its passes
  * reduce to what is below. WebSocket upgrades stay with http-proxy-3, which handles the upgrade handshake,
- * non-101 answers and socket piping well. Failures come back as UpstreamErrors either way.
+ * non-101 answers and socket piping well. Failures come back as UpstreamErrors either way, through the hooks
+ * the pipeline gives once (no closure per request).
  */
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -17,21 +18,32 @@ import type { Upstream } from '../routing/table.ts';
 import type { Agent } from './pools.ts';
 import { forwardableResponseHeaders } from './hop.ts';
 
-/** What the request handler leaves on the request so the shared event handlers can find it. */
-export interface ForwardContext {
-  readonly upstream: Upstream;
-  onError(err: UpstreamError): void;
-  /** For upgrades: called with the VM-side socket once the VM switched protocols. */
-  onUpgraded?: (upstreamSocket: Socket) => void;
+/** What the forwarder reads from, and records on, a request's context. */
+export interface Forwarding {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse | null;
+  readonly socket: Duplex;
+  upstreamReq: ClientRequest | null;
 }
 
-export const kForward: unique symbol = Symbol('idcs-edge.forward');
-type WithCtx = IncomingMessage & { [kForward]?: ForwardContext };
-
-export interface Forwarder {
-  web(req: IncomingMessage, res: ServerResponse, ctx: ForwardContext, agent: Agent): void;
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: ForwardContext, agent: Agent): void;
+/** How the forwarder reports back; given once when the forwarder is made. */
+export interface ForwardHooks<C extends Forwarding> {
+  /** The VM failed before answering (the client gets an error page) or mid-response (the answer is cut). */
+  onError(ctx: C, err: UpstreamError, answered: boolean): void;
+  /** An upgrade was accepted by the VM: `upstreamSocket` is its side of the pair. */
+  onUpgraded(ctx: C, upstreamSocket: Socket): void;
 }
+
+export interface Forwarder<C extends Forwarding> {
+  web(ctx: C, upstream: Upstream, agent: Agent): void;
+  ws(ctx: C, upstream: Upstream, head: Buffer, agent: Agent): void;
+}
+
+const kForward: unique symbol = Symbol('idcs-edge.forward');
+type WithCtx<C> = IncomingMessage & { [kForward]?: { ctx: C; upstream: Upstream } };
+const kUpstream: unique symbol = Symbol('idcs-edge.upstream');
+type TimedRequest = ClientRequest & { [kUpstream]?: Upstream };
 
 function timeoutError(): Error {
   return Object.assign(new Error('no response from upstream within the timeout'), { code: 'EDGE_UPSTREAM_TIMEOUT' });
@@ -53,7 +65,12 @@ function armConnectTimeout(socket: Socket, ms: number): void {
   socket.once('close', clear);
 }
 
-export function createForwarder(opts: { timeoutMs: number; connectTimeoutMs: number }): Forwarder {
+function onUpstreamSocket(this: TimedRequest, socket: Socket): void {
+  // Only new connections connect; pooled ones are handed over connected.
+  if (socket.connecting) armConnectTimeout(socket, this[kUpstream]!.connectTimeoutMs);
+}
+
+export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): Forwarder<C> {
   const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, prependPath: false });
   const optionsCache = new WeakMap<Upstream, WeakMap<Agent, ServerOptions>>();
 
@@ -62,73 +79,71 @@ export function createForwarder(opts: { timeoutMs: number; connectTimeoutMs: num
     if (!byAgent) optionsCache.set(u, byAgent = new WeakMap());
     let o = byAgent.get(agent);
     if (!o) {
-      o = {
-        target: new URL(u.origin),
-        agent,
-        secure: !u.tls?.insecureSkipVerify,
-        connectTimeout: opts.connectTimeoutMs,
-      };
+      o = { target: new URL(u.origin), agent, secure: !u.tls?.insecureSkipVerify, connectTimeout: u.connectTimeoutMs };
       byAgent.set(agent, o);
     }
     return o;
   };
 
   proxy.on('proxyReqWs', (proxyReq, req) => {
+    const f = (req as WithCtx<C>)[kForward];
+    if (!f) return;
     // The VM must answer the handshake in time; once upgraded, the library turns socket timeouts off.
-    proxyReq.setTimeout(opts.timeoutMs, onUpstreamTimeout);
-    const ctx = (req as WithCtx)[kForward];
-    if (ctx?.onUpgraded) proxyReq.once('upgrade', (_res: IncomingMessage, s: Socket) => ctx.onUpgraded!(s));
+    proxyReq.setTimeout(f.upstream.timeoutMs, onUpstreamTimeout);
+    proxyReq.once('upgrade', (_res: IncomingMessage, s: Socket) => hooks.onUpgraded(f.ctx, s));
   });
   proxy.on('error', (err, req) => {
-    const ctx = (req as WithCtx)[kForward];
-    if (ctx) ctx.onError(classifyUpstreamError(err, ctx.upstream.origin));
+    const f = (req as WithCtx<C>)[kForward];
+    if (f) hooks.onError(f.ctx, classifyUpstreamError(err, f.upstream.origin), false);
   });
   // The client went away first; http-proxy-3 has already destroyed the upstream request.
   proxy.on('econnreset', () => {});
 
   return {
-    web(req, res, ctx, agent) {
-      const u = ctx.upstream;
-      const proxyReq = (u.protocol === 'https' ? https : http).request({
+    web(ctx, u, agent) {
+      const { req } = ctx;
+      const res = ctx.res!;
+      const proxyReq: TimedRequest = (u.protocol === 'https' ? https : http).request({
         agent, host: u.host, port: u.port, method: req.method, path: req.url,
         // req.headers already carries the client's Host (the VM sees it) and the forwarding headers.
         headers: req.headers, setHost: false,
       });
-      proxyReq.setTimeout(opts.timeoutMs, onUpstreamTimeout);
-      proxyReq.once('socket', (socket: Socket) => {
-        // Only new connections connect; pooled ones are handed over connected.
-        if (socket.connecting) armConnectTimeout(socket, opts.connectTimeoutMs);
-      });
-      let clientGone = false;
+      ctx.upstreamReq = proxyReq;
+      proxyReq[kUpstream] = u;
+      proxyReq.setTimeout(u.timeoutMs, onUpstreamTimeout);
+      proxyReq.once('socket', onUpstreamSocket);
       proxyReq.on('response', (proxyRes: IncomingMessage) => {
         // The VM answered: streaming after this (SSE, downloads) may idle as long as it likes.
         proxyReq.setTimeout(0);
-        if (res.headersSent || clientGone) {
+        if (res.headersSent || res.destroyed) {
           proxyRes.resume();
           return;
         }
         // Without Connection and Transfer-Encoding, Node frames the body for our client (chunked, or close
         // for HTTP/1.0) and keeps or closes the client connection as that client asked.
-        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, forwardableResponseHeaders(proxyRes.rawHeaders));
+        const headers = forwardableResponseHeaders(proxyRes.rawHeaders);
+        headers.push('x-request-id', ctx.id);
+        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
         proxyRes.pipe(res);
+        // A VM that resets mid-body: the client's answer is cut short, and the log must say the VM did it.
+        proxyRes.once('close', () => {
+          if (proxyRes.complete || res.destroyed) return;
+          hooks.onError(ctx, classifyUpstreamError(Object.assign(new Error('the VM closed the connection mid-response'),
+            { code: 'ECONNRESET' }), u.origin), true);
+          res.destroy();
+        });
         proxyRes.on('error', () => res.destroy());
       });
       proxyReq.on('error', (err: Error) => {
         // A client that hung up is not the VM's fault: nothing to answer, nothing to report.
-        if (clientGone) return;
-        ctx.onError(classifyUpstreamError(err, u.origin));
-      });
-      res.once('close', () => {
-        if (!res.writableFinished) {
-          clientGone = true;
-          proxyReq.destroy();
-        }
+        if (res.destroyed) return;
+        hooks.onError(ctx, classifyUpstreamError(err, u.origin), res.headersSent);
       });
       req.pipe(proxyReq);
     },
-    ws(req, socket, head, ctx, agent) {
-      (req as WithCtx)[kForward] = ctx;
-      proxy.ws(req, socket, head, optionsFor(ctx.upstream, agent));
+    ws(ctx, upstream, head, agent) {
+      (ctx.req as WithCtx<C>)[kForward] = { ctx, upstream };
+      proxy.ws(ctx.req, ctx.socket, head, optionsFor(upstream, agent));
     },
   };
 }

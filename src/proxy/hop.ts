@@ -51,7 +51,8 @@ export function stripHopByHop(h: Headers, keepUpgrade: boolean): string | undefi
 
 /**
  * The VM's raw response headers (`[name, value, name, value, ...]`, case and repeats kept) without the
- * hop-by-hop ones and without Transfer-Encoding, whose framing is ours to choose for our client. Built as a
+ * hop-by-hop ones, without Transfer-Encoding, whose framing is ours to choose for our client, and without
+ * X-Request-Id, which the edge sets to the ID the VM received. Built as a
  * new flat array: deleting keys from a headers object would push V8 into slow dictionary-mode objects on
  * every response.
  */
@@ -70,7 +71,7 @@ export function forwardableResponseHeaders(raw: readonly string[]): string[] {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (lower === 'connection' || lower === 'keep-alive' || lower === 'proxy-connection' || lower === 'transfer-encoding'
-      || (extra !== null && extra.has(lower))) continue;
+      || lower === 'x-request-id' || (extra !== null && extra.has(lower))) continue;
     out.push(name, raw[i + 1]!);
   }
   return out;

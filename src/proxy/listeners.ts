@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { SecureContext } from 'node:tls';
 import { EdgeError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Handlers } from './handler.ts';
+import type { Pipeline } from './pipeline.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
 
 export interface ListenOptions {
@@ -28,8 +28,6 @@ export interface ListenOptions {
 export interface Listeners {
   readonly httpPort: number | null;
   readonly httpsPort: number | null;
-  /** Requests in flight (not counting upgraded connections). */
-  inFlight(): number;
   close(graceMs: number): Promise<void>;
 }
 
@@ -50,13 +48,7 @@ function listen(server: http.Server, port: number, host: string, what: string): 
   });
 }
 
-export async function startListeners(opts: ListenOptions, handlers: Handlers, upgrades: UpgradeRegistry, log: Logger): Promise<Listeners> {
-  let inFlight = 0;
-  const track = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    inFlight++;
-    res.once('close', () => { inFlight--; });
-    handlers.onRequest(req, res);
-  };
+export async function startListeners(opts: ListenOptions, pipeline: Pipeline, upgrades: UpgradeRegistry, log: Logger): Promise<Listeners> {
   const serverOpts: http.ServerOptions = {
     keepAliveTimeout: 60_000,
     headersTimeout: 60_000,
@@ -68,8 +60,8 @@ export async function startListeners(opts: ListenOptions, handlers: Handlers, up
   let httpsPort: number | null = null;
   try {
     if (opts.httpPort !== 0) {
-      const s = http.createServer(serverOpts, track);
-      s.on('upgrade', handlers.onUpgrade);
+      const s = http.createServer(serverOpts, pipeline.onRequest);
+      s.on('upgrade', pipeline.onUpgrade);
       servers.push(s);
       httpPort = await listen(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
     }
@@ -81,8 +73,8 @@ export async function startListeners(opts: ListenOptions, handlers: Handlers, up
         SNICallback: opts.tls.sniCallback,
         minVersion: 'TLSv1.2',
         ALPNProtocols: ['http/1.1'],
-      }, track);
-      s.on('upgrade', handlers.onUpgrade);
+      }, pipeline.onRequest);
+      s.on('upgrade', pipeline.onUpgrade);
       s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
         log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
       });
@@ -97,16 +89,15 @@ export async function startListeners(opts: ListenOptions, handlers: Handlers, up
   return {
     httpPort,
     httpsPort,
-    inFlight: () => inFlight,
     async close(graceMs) {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       const deadline = Date.now() + graceMs;
       // Connections that finish their request while we wait must not be kept alive for another one.
-      while (inFlight > 0 && Date.now() < deadline) {
+      while (pipeline.inFlight() > 0 && Date.now() < deadline) {
         for (const s of servers) s.closeIdleConnections();
         await new Promise((r) => setTimeout(r, 50));
       }
-      if (inFlight > 0) log.warn({ inFlight }, 'grace period over: closing requests still in flight');
+      if (pipeline.inFlight() > 0) log.warn({ inFlight: pipeline.inFlight() }, 'grace period over: closing requests still in flight');
       upgrades.closeAll();
       for (const s of servers) s.closeAllConnections();
       await Promise.all(closed);

@@ -1,73 +1,106 @@
 /**
- * Error replies the edge itself writes (404, 400, 403, 502, 504, 308). Short, self-explanatory pages: the
- * person staring at a 502 should learn from the page what the log says in full. Both a raw-socket form
- * (for upgrade requests, where no ServerResponse exists) and a ServerResponse form share one renderer.
+ * Replies the edge writes itself: error pages, the HTTPS redirect and the challenge answer. Error pages are
+ * public: a visitor reads what happened in plain words, the code and the request ID, which is what they
+ * quote to the operator; the operator finds the detail (addresses, TLS reasons, inventory facts) in the log
+ * line with that ID. `errorPages.detail: operator` puts the detail on the page too. A proxy's own page files
+ * replace the built-in page for their status. Both a ServerResponse form and a raw-socket form (refused
+ * upgrades, where no ServerResponse exists) share one renderer.
  */
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { publicMessageOf, statusOf, type Failure } from '../errors.ts';
 
-const TITLES: Record<number, string> = {
-  400: 'Bad request', 403: 'Forbidden', 404: 'Not found', 502: 'Bad gateway', 504: 'Gateway timeout',
-};
+export type PageDetail = 'public' | 'operator';
+
+/** Everything a page needs, decided before rendering. */
+export interface PageInput {
+  readonly failure: Failure;
+  readonly requestId: string;
+  readonly detail: PageDetail;
+  /** A proxy's own page for this status (its file's text), with `{{status}}`, `{{code}}`, `{{requestId}}`, `{{message}}`. */
+  readonly custom?: string | undefined;
+}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export interface ErrorPage {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
+function titleOf(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}`;
 }
 
-/** Renders the page; HTML for browsers, plain text for everything else (curl, scripts). */
-export function renderErrorPage(p: ErrorPage, acceptsHtml: boolean): { type: string; body: string } {
-  const title = `${p.status} ${TITLES[p.status] ?? STATUS_CODES[p.status] ?? 'Error'}`;
-  if (!acceptsHtml) return { type: 'text/plain; charset=utf-8', body: `${title}\n${p.message}\n(${p.code}, idcs-edge)\n` };
+/** Renders the page: a proxy's own HTML, else built-in HTML for browsers and plain text for everything else. */
+export function renderErrorPage(p: PageInput, acceptsHtml: boolean): { status: number; type: string; body: string } {
+  const status = statusOf(p.failure.code);
+  const words = publicMessageOf(p.failure);
+  const detail = p.detail === 'operator' && p.failure.message !== words ? p.failure.message : null;
+  if (p.custom !== undefined) {
+    const vars: Record<string, string> = { status: String(status), code: p.failure.code, requestId: p.requestId, message: words };
+    const body = p.custom.replace(/\{\{(status|code|requestId|message)\}\}/g, (_m, k: string) => escapeHtml(vars[k]!));
+    return { status, type: 'text/html; charset=utf-8', body };
+  }
+  const title = titleOf(status);
+  if (!acceptsHtml) {
+    return { status, type: 'text/plain; charset=utf-8',
+      body: `${title}\n${words}\n${detail ? `${detail}\n` : ''}(${p.failure.code}, request ${p.requestId}, idcs-edge)\n` };
+  }
   const body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>`
     + '<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;color:#222}code{color:#555}</style>'
-    + `</head><body><h1>${title}</h1><p>${escapeHtml(p.message)}</p><p><code>${p.code}</code> &middot; idcs-edge</p></body></html>\n`;
-  return { type: 'text/html; charset=utf-8', body };
+    + `</head><body><h1>${title}</h1><p>${escapeHtml(words)}</p>${detail ? `<p>${escapeHtml(detail)}</p>` : ''}`
+    + `<p><code>${p.failure.code}</code> &middot; request <code>${escapeHtml(p.requestId)}</code> &middot; idcs-edge</p></body></html>\n`;
+  return { status, type: 'text/html; charset=utf-8', body };
 }
 
 function wantsHtml(accept: string | undefined): boolean {
   return accept !== undefined && accept.includes('text/html');
 }
 
-/** Sends an error page on a ServerResponse, unless headers already went out (then the socket is cut). */
-export function sendErrorPage(res: ServerResponse, accept: string | undefined, p: ErrorPage): void {
+/** Sends an error page on a ServerResponse, unless headers already went out (then the connection is cut). */
+export function sendErrorPage(res: ServerResponse, accept: string | undefined, p: PageInput): number {
+  const page = renderErrorPage(p, wantsHtml(accept));
   if (res.headersSent) {
     res.destroy();
-    return;
+    return page.status;
   }
-  const { type, body } = renderErrorPage(p, wantsHtml(accept));
-  res.writeHead(p.status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
+  res.writeHead(page.status, {
+    'content-type': page.type,
+    'content-length': Buffer.byteLength(page.body),
     'cache-control': 'no-store',
-    'x-edge-error': p.code,
+    'x-edge-error': p.failure.code,
+    'x-request-id': p.requestId,
   });
-  res.end(body);
+  res.end(page.body);
+  return page.status;
 }
 
-/** Writes an error reply on a raw socket (refused WebSocket upgrades) and closes it. */
-export function sendErrorOnSocket(socket: Duplex, p: ErrorPage): void {
+/** Writes an error reply on a raw socket (refused upgrades) and closes it; returns the status sent. */
+export function sendErrorOnSocket(socket: Duplex, p: PageInput): number {
+  const page = renderErrorPage(p, false);
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
-    return;
+    return page.status;
   }
-  const { type, body } = renderErrorPage(p, false);
-  socket.end(`HTTP/1.1 ${p.status} ${STATUS_CODES[p.status] ?? 'Error'}\r\n`
-    + `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-edge-error: ${p.code}\r\n`
-    + `connection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? 'Error'}\r\n`
+    + `content-type: ${page.type}\r\ncontent-length: ${Buffer.byteLength(page.body)}\r\nx-edge-error: ${p.failure.code}\r\n`
+    + `x-request-id: ${p.requestId}\r\nconnection: close\r\n\r\n${page.body}`);
   // end() flushes; destroy after the flush so the pair never lingers half-open.
   socket.once('finish', () => socket.destroy());
+  return page.status;
 }
 
 /** 308 to HTTPS, keeping method and body (RFC 9110 15.4.9). */
-export function sendHttpsRedirect(res: ServerResponse, host: string, httpsPort: number, url: string): void {
+export function sendHttpsRedirect(res: ServerResponse, host: string, httpsPort: number, url: string, requestId: string): number {
   const location = `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${url.startsWith('/') ? url : `/${url}`}`;
-  res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store' });
+  res.writeHead(308, { location, 'content-length': 0, 'cache-control': 'no-store', 'x-request-id': requestId });
   res.end();
+  return 308;
+}
+
+/** The key authorization of an HTTP-01 challenge (RFC 8555 8.3), never cached. */
+export function sendChallengeAnswer(res: ServerResponse, keyAuthorization: string, head: boolean, requestId: string): number {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuthorization),
+    'cache-control': 'no-store', 'x-request-id': requestId });
+  res.end(head ? undefined : keyAuthorization);
+  return 200;
 }

@@ -23,6 +23,8 @@ export interface UpgradeRegistry {
   track(client: Duplex, info: UpgradeInfo): void;
   /** Records the VM-side socket once the VM switched protocols. */
   pair(client: Duplex, upstream: Socket): void;
+  /** true once the VM side of `client`'s pair is known (the upgrade went through). */
+  isPaired(client: Duplex): boolean;
   count(): number;
   /** Destroys every pair for which `keep` is false; returns how many went. */
   prune(keep: (info: UpgradeInfo) => boolean): number;
@@ -57,6 +59,7 @@ export function createUpgradeRegistry(): UpgradeRegistry {
       upstream.once('close', done);
       upstream.once('error', done);
     },
+    isPaired: (client) => entries.get(client)?.upstream != null,
     count: () => entries.size,
     prune(keep) {
       let n = 0;

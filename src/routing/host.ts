@@ -67,6 +67,23 @@ function validPort(s: string, from: number): boolean {
   return v >= 1 && v <= 65535;
 }
 
+/** [a-z0-9_-]{1,63}, not starting or ending with '-'. A loop, not a regex: this runs per request. */
+export function isDnsLabel(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 63 || s.charCodeAt(0) === 45 || s.charCodeAt(n - 1) === 45) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95)) return false;
+  }
+  return true;
+}
+
+/** true for a DNS name we can route by (lower case, no trailing dot, no port). */
+export function isValidHostname(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every(isDnsLabel);
+}
+
 /** `a.b.example.com` -> `b.example.com`; null for a single label. The parent is what `*.` stands before. */
 export function parentDomain(host: string): string | null {
   const dot = host.indexOf('.');

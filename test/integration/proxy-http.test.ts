@@ -56,11 +56,15 @@ describe('error pages', () => {
     });
     const unknown = await request(edge.httpPort!, 'nobody.example.org', { headers: { accept: 'text/html' } });
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body, /no proxy is configured for nobody\.example\.org/);
+    assert.match(unknown.body, /No site is configured for this address/);
     assert.equal(unknown.headers['x-edge-error'], 'EDGE_ERR_NO_ROUTE');
     const noVm = await request(edge.httpPort!, 'ghost.user1.example.com');
     assert.equal(noVm.status, 404);
-    assert.match(noVm.body, /user1 has no VM named "ghost"/);
+    // The visitor learns nothing about the inventory; the operator's access line says which owner lacks the VM.
+    assert.match(noVm.body, /No site is configured for this address/);
+    assert.doesNotMatch(noVm.body, /user1/);
+    const line = logs.find((l) => l.msg === 'access' && l.id === noVm.headers['x-request-id']);
+    assert.match(String(line?.err), /user1 has no VM named "ghost"/);
     assert.equal(b.requests.length, 0, 'nothing reached the VM');
 
     // HTTP/1.0 may omit Host; HTTP/1.1 must not (Node answers that 400 itself).
@@ -90,6 +94,7 @@ describe('error pages', () => {
     const down = await request(edge.httpPort!, 'down.example.com');
     assert.equal(down.status, 502);
     assert.match(down.body, /refused the connection/);
+    assert.doesNotMatch(down.body, new RegExp(String(dead)), 'the public page never names the VM\'s address');
     assert.equal(down.headers['x-edge-error'], 'EDGE_ERR_UPSTREAM_REFUSED');
     const hang = await request(edge.httpPort!, 'slow.example.com', { path: '/hang' });
     assert.equal(hang.status, 504);

@@ -32,7 +32,7 @@ describe('reload', () => {
     assert.equal(JSON.parse((await request(port, 'web2.user1.example.com')).body).backend, 'web2');
     assert.equal(JSON.parse((await request(port, 'other.example.com')).body).backend, 'other');
     assert.equal(await echo(ws, 'after'), 'web1:http:after', 'the WebSocket opened before the reload still echoes');
-    assert.ok(logs.some((l) => l.msg === 'config reloaded'));
+    assert.ok(logs.some((l) => l.msg === 'config applied' && l.source === 'file'));
     ws.close();
   });
 
@@ -42,14 +42,14 @@ describe('reload', () => {
       proxies: [{ domain: 'a.example.com', target: '127.0.0.1', targetPort: b.port }],
     });
     writeFileSync(configFile, 'proxies:\n  - domain: a.example.com\n    target: 127.0.0.1\n    targetPort: 99999\n');
-    const failed = await waitFor('the reload to be refused', () => logs.find((l) => l.msg?.toString().startsWith('config not reloaded')));
+    const failed = await waitFor('the reload to be refused', () => logs.find((l) => l.msg?.toString().startsWith('config not applied')));
     assert.deepEqual(failed.issues, [{ path: 'proxies[0].targetPort', message: 'expected 1-65535' }]);
     const r = await request(edge.httpPort!, 'a.example.com');
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).backend, 'b');
     // Unparseable YAML is refused the same way.
     writeFileSync(configFile, 'proxies: [\n');
-    await waitFor('the broken file to be refused', () => logs.filter((l) => l.msg?.toString().startsWith('config not reloaded')).length >= 2);
+    await waitFor('the broken file to be refused', () => logs.filter((l) => l.msg?.toString().startsWith('config not applied')).length >= 2);
     assert.equal((await request(edge.httpPort!, 'a.example.com')).status, 200);
   });
 

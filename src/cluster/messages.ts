@@ -1,0 +1,23 @@
+/**
+ * What the primary and its workers say to each other over the cluster IPC channel. A config change is a
+ * two-phase apply: the primary validated the document once and asks every worker to prepare it; only when
+ * all of them prepared does it tell them to commit (else to abort), so all processes of the edge serve the
+ * same rules or none changes.
+ */
+import type { ConfigIssue } from '../errors.ts';
+import type { EdgeConfig } from '../config/schema.ts';
+import type { RenewTarget } from '../renewal/renew.ts';
+
+export type ToWorker =
+  | { readonly type: 'start'; readonly config: EdgeConfig }
+  | { readonly type: 'prepare'; readonly id: number; readonly config: EdgeConfig }
+  | { readonly type: 'commit'; readonly id: number }
+  | { readonly type: 'abort'; readonly id: number }
+  /** For a worker that started during an apply: take this config now (prepare and commit at once). */
+  | { readonly type: 'apply'; readonly config: EdgeConfig }
+  | { readonly type: 'shutdown' };
+
+export type ToPrimary =
+  | { readonly type: 'ready' }
+  | { readonly type: 'prepared'; readonly id: number; readonly ok: boolean; readonly issues?: readonly ConfigIssue[]; readonly message?: string }
+  | { readonly type: 'issue'; readonly target: RenewTarget; readonly reason: string };

@@ -1,0 +1,90 @@
+/**
+ * The one per-request context: computed once when a request (or upgrade) arrives, read by every step of the
+ * pipeline, and handed whole to the "request finished" event that the access log (and metrics) subscribe
+ * to. The live state is read once into it, so a reload mid-request never mixes two configs.
+ */
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Failure } from '../errors.ts';
+import type { Match, RouteTable, Route } from '../routing/table.ts';
+import type { TrustedProxies } from './forwarded.ts';
+import type { PageDetail } from './pages.ts';
+
+/** Everything a request needs that changes on reload, swapped as one object by the apply pipeline. */
+export interface LiveState {
+  readonly table: RouteTable;
+  readonly trusted: TrustedProxies;
+  /** Port that HTTPS redirects point to; 0 when HTTPS is off (no redirects then). */
+  readonly httpsPort: number;
+  readonly pages: {
+    readonly detail: PageDetail;
+    /** A proxy's own page for a status, read from its file when the config was applied. */
+    custom(route: Route | undefined, status: number): string | undefined;
+  };
+}
+
+export interface RequestContext {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  /** null for upgrades, which are answered on the raw socket. */
+  readonly res: ServerResponse | null;
+  /** The client's connection (for upgrades: the socket handed over by node:http). */
+  readonly socket: Duplex;
+  readonly upgrade: boolean;
+  readonly encrypted: boolean;
+  /** performance.now() when the request arrived. */
+  readonly started: number;
+  readonly state: LiveState;
+  /** The TCP peer (IPv4-mapped IPv6 unwrapped). */
+  readonly peer: string;
+  /** The peer is one of `trustedProxies`: its forwarding headers are believed. */
+  readonly trusted: boolean;
+  /** The client's address: the peer, or the first untrusted address in X-Forwarded-For from a trusted peer. */
+  readonly client: string;
+  /** The normalised Host ('' until routed, or when there is none). */
+  host: string;
+  match: Match | null;
+  /** Upgrades: the bytes node:http read past the handshake, handed to the VM with it. */
+  upgradeHead: Buffer | null;
+  /** The request to the VM, once sent (destroyed when the client goes away). */
+  upstreamReq: ClientRequest | null;
+  /** What made the edge answer instead of the VM, or what failed while talking to it. */
+  failure: Failure | null;
+  /** Filled in when the request finishes. */
+  status: number;
+  /** The client left before the response was complete. */
+  aborted: boolean;
+  durationMs: number;
+  /** Bytes read from / written to the client's connection for this request. */
+  bytesIn: number;
+  bytesOut: number;
+  readonly bytesIn0: number;
+  readonly bytesOut0: number;
+}
+
+/** A subscriber to "request finished"; called once per request with the settled context. */
+export type FinishedListener = (ctx: RequestContext) => void;
+
+export interface RequestEvents {
+  onFinished(fn: FinishedListener): () => void;
+  /** true when someone listens (steps skip bookkeeping nobody reads). */
+  readonly active: boolean;
+  emitFinished(ctx: RequestContext): void;
+}
+
+/** A tiny typed event: an array of listeners, cheaper per request than an EventEmitter. */
+export function createRequestEvents(onListenerError: (err: unknown) => void): RequestEvents {
+  let listeners: FinishedListener[] = [];
+  return {
+    onFinished(fn) {
+      listeners = [...listeners, fn];
+      return () => { listeners = listeners.filter((l) => l !== fn); };
+    },
+    get active() { return listeners.length > 0; },
+    emitFinished(ctx) {
+      for (const l of listeners) {
+        try { l(ctx); } catch (err) { onListenerError(err); }
+      }
+    },
+  };
+}

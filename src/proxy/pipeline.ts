@@ -1,0 +1,260 @@
+/**
+ * The request pipeline: an ordered list of small steps over one request context (context.ts). A step
+ * answers the request itself (returns true), passes it on (false), or decides later (a Promise of either).
+ * After the last step the request is forwarded to its VM. Requests: challenge answer, route, HTTPS redirect,
+ * access policy, forwarding headers, forward. Upgrades: route, upgrade checks, access policy, forwarding
+ * headers, forward. When a request is over, one "request finished" event carries its settled context.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { CHALLENGE_PATH_PREFIX, type ChallengeResponder } from '../acme/challenges.ts';
+import { ErrorCodes, statusOf, type Failure, type UpstreamError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { parseHostHeader } from '../routing/host.ts';
+import type { LiveState, RequestContext, RequestEvents } from './context.ts';
+import { applyForwardingHeaders, clientAddress, unmapV4 } from './forwarded.ts';
+import { createForwarder } from './forwarder.ts';
+import { stripHopByHop } from './hop.ts';
+import { sendChallengeAnswer, sendErrorOnSocket, sendErrorPage, sendHttpsRedirect } from './pages.ts';
+import type { Pools } from './pools.ts';
+import type { RequestIds } from './request-id.ts';
+import type { UpgradeRegistry } from './upgrades.ts';
+
+export interface PipelineDeps {
+  state(): LiveState;
+  readonly pools: Pools;
+  readonly upgrades: UpgradeRegistry;
+  readonly log: Logger;
+  readonly ids: RequestIds;
+  readonly events: RequestEvents;
+  challenges(): ChallengeResponder | null;
+}
+
+export interface Pipeline {
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Requests in flight (not counting upgraded connections). */
+  inFlight(): number;
+}
+
+type Step = (ctx: RequestContext) => boolean | Promise<boolean>;
+
+const kCtx: unique symbol = Symbol('idcs-edge.ctx');
+type WithCtx = ServerResponse & { [kCtx]?: RequestContext };
+
+/** Counts Host headers in the raw list: Node keeps only the first of repeated ones. */
+function hostHeaders(req: IncomingMessage): number {
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') seen++;
+  return seen;
+}
+
+const badHost = (message: string): Failure => ({ code: ErrorCodes.BAD_HOST, message });
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  const { pools, upgrades, log, ids, events } = deps;
+  let inFlight = 0;
+
+  const newContext = (req: IncomingMessage, res: ServerResponse | null, socket: Duplex, upgrade: boolean): RequestContext => {
+    const state = deps.state();
+    const s = socket as Socket;
+    const peer = unmapV4(s.remoteAddress ?? '');
+    const trusted = state.trusted.isTrusted(peer);
+    return {
+      id: ids.forRequest(req.headers['x-request-id'], trusted), req, res, socket, upgrade,
+      encrypted: (req.socket as TLSSocket).encrypted === true, started: performance.now(), state, peer, trusted,
+      client: trusted ? clientAddress(peer, req.headers['x-forwarded-for'], state.trusted) : peer,
+      host: '', match: null, upgradeHead: null, upstreamReq: null, failure: null, status: 0, aborted: false, durationMs: 0,
+      bytesIn: 0, bytesOut: 0, bytesIn0: s.bytesRead ?? 0, bytesOut0: s.bytesWritten ?? 0,
+    };
+  };
+
+  const settle = (ctx: RequestContext, status: number) => {
+    const s = ctx.socket as Socket;
+    ctx.status = status;
+    ctx.durationMs = performance.now() - ctx.started;
+    ctx.bytesIn = (s.bytesRead ?? 0) - ctx.bytesIn0;
+    ctx.bytesOut = (s.bytesWritten ?? 0) - ctx.bytesOut0;
+    if (events.active) events.emitFinished(ctx);
+  };
+
+  /** Bound as the response's close listener (one per request, no closure). */
+  function onResponseClose(this: WithCtx): void {
+    inFlight--;
+    const ctx = this[kCtx]!;
+    if (!this.writableFinished) {
+      ctx.aborted = true;
+      ctx.upstreamReq?.destroy();
+    }
+    // A client that left before the answer began: 499, as nginx and Caddy log it.
+    settle(ctx, ctx.aborted && !this.headersSent ? 499 : ctx.failure ? statusOf(ctx.failure.code) : this.statusCode);
+  }
+
+  /** Answers with an error page (raw socket for upgrades) and records why. */
+  const fail = (ctx: RequestContext, f: Failure) => {
+    ctx.failure = f;
+    const route = ctx.match?.route;
+    const page = { failure: f, requestId: ctx.id, detail: ctx.state.pages.detail, custom: ctx.state.pages.custom(route, statusOf(f.code)) };
+    if (ctx.res) {
+      sendErrorPage(ctx.res, ctx.req.headers.accept, page);
+    } else {
+      settle(ctx, sendErrorOnSocket(ctx.socket, page));
+    }
+    return true;
+  };
+
+  /** The answer to "why does my domain return 502?": what failed, in words, at warn level, with the ID. */
+  const logFailure = (ctx: RequestContext, err: UpstreamError) => {
+    log.warn({ id: ctx.id, host: ctx.host, method: ctx.req.method, path: ctx.req.url, status: statusOf(err.code),
+      upstream: ctx.match?.upstream.origin, client: ctx.client, code: err.code, err: err.message }, 'request failed');
+  };
+
+  const forwarder = createForwarder<RequestContext>({
+    onError(ctx, err, answered) {
+      if (ctx.upgrade && upgrades.isPaired(ctx.socket)) {
+        log.info({ id: ctx.id, host: ctx.host, upstream: ctx.match?.upstream.origin, code: err.code }, 'websocket closed by error');
+        return;
+      }
+      logFailure(ctx, err);
+      if (answered) {
+        ctx.failure = err;
+        return;
+      }
+      fail(ctx, err);
+    },
+    onUpgraded(ctx, upstreamSocket) {
+      upgrades.pair(ctx.socket, upstreamSocket);
+      settle(ctx, 101);
+    },
+  });
+
+  // --- steps -------------------------------------------------------------------------------------------
+
+  const answerChallenge: Step = (ctx) => {
+    const url = ctx.req.url ?? '/';
+    if (!url.startsWith(CHALLENGE_PATH_PREFIX) || (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD')) return false;
+    const responder = deps.challenges();
+    if (!responder) return false;
+    return responder.answerPath(url).then((keyAuth) => {
+      // Not one of our tokens: a VM may run its own ACME client behind this route.
+      if (keyAuth === null) return false;
+      sendChallengeAnswer(ctx.res!, keyAuth, ctx.req.method === 'HEAD', ctx.id);
+      log.info({ id: ctx.id, host: ctx.req.headers.host, path: url }, 'acme challenge answered');
+      return true;
+    }, (err: Error) => {
+      log.error({ id: ctx.id, err: err.message, path: url }, 'acme challenge lookup failed');
+      return false;
+    });
+  };
+
+  const route: Step = (ctx) => {
+    const raw = ctx.req.headers.host;
+    // RFC 9112 3.2: several Host headers, or one that is not host[:port], must be answered 400.
+    if (raw && hostHeaders(ctx.req) > 1) return fail(ctx, badHost('the request has more than one Host header'));
+    const host = raw ? parseHostHeader(raw) : null;
+    if (raw && host === null) return fail(ctx, badHost(`the Host header ${JSON.stringify(raw.slice(0, 100))} is not a host name with an optional port 1-65535`));
+    const r = ctx.state.table.lookup(host);
+    ctx.host = r.ok ? host! : r.host;
+    if (!r.ok) return fail(ctx, r);
+    ctx.match = r;
+    return false;
+  };
+
+  const redirectToHttps: Step = (ctx) => {
+    const st = ctx.state;
+    // Challenge paths are never redirected: a VM may run its own ACME client behind an HTTPS-only route.
+    if (ctx.encrypted || !ctx.match!.route.ssl || st.httpsPort === 0 || (ctx.req.url ?? '').startsWith(CHALLENGE_PATH_PREFIX)) return false;
+    sendHttpsRedirect(ctx.res!, ctx.host, st.httpsPort, ctx.req.url ?? '/', ctx.id);
+    return true;
+  };
+
+  const checkUpgrade: Step = (ctx) => {
+    const r = ctx.match!.route;
+    if (!r.websocket) {
+      return fail(ctx, { code: ErrorCodes.WS_DISABLED, message: `WebSocket is not enabled for ${r.domain} (set websocket: true on the proxy)` });
+    }
+    if ((ctx.req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || ctx.req.method !== 'GET') {
+      return fail(ctx, { code: ErrorCodes.BAD_UPGRADE, message: `only WebSocket upgrades (GET with Upgrade: websocket) are proxied, not ${ctx.req.method} with Upgrade: ${ctx.req.headers.upgrade ?? ''}` });
+    }
+    if (!ctx.encrypted && r.ssl && ctx.state.httpsPort !== 0) {
+      return fail(ctx, { code: ErrorCodes.WS_DISABLED, message: `${ctx.host} is served over HTTPS only`, publicMessage: 'This site accepts WebSocket connections over HTTPS only: connect with wss://.' });
+    }
+    return false;
+  };
+
+  /** Access rules (allow/deny, auth) come here; a config without them has nothing to check. */
+  const checkAccess: Step = () => false;
+
+  const setForwardingHeaders: Step = (ctx) => {
+    const h = ctx.req.headers;
+    stripHopByHop(h, ctx.upgrade);
+    applyForwardingHeaders(h, { peer: ctx.peer, trusted: ctx.trusted, proto: ctx.encrypted ? 'https' : 'http',
+      host: h.host!, port: (ctx.socket as Socket).localPort ?? 0 });
+    h['x-request-id'] = ctx.id;
+    return false;
+  };
+
+  const forwardWeb = (ctx: RequestContext) => {
+    const u = ctx.match!.upstream;
+    forwarder.web(ctx, u, pools.get(u));
+  };
+
+  const forwardUpgrade = (ctx: RequestContext) => {
+    const u = ctx.match!.upstream;
+    upgrades.track(ctx.socket, { host: ctx.host, poolKey: u.poolKey });
+    forwarder.ws(ctx, u, ctx.upgradeHead ?? Buffer.alloc(0), pools.get(u));
+  };
+
+  const webSteps: readonly Step[] = [answerChallenge, route, redirectToHttps, checkAccess, setForwardingHeaders];
+  const upgradeSteps: readonly Step[] = [route, checkUpgrade, checkAccess, setForwardingHeaders];
+
+  /**
+   * The last line of defence: a fault while handling one request answers that request with a 500 (or cuts
+   * its connection when the answer had started) and is logged; it never reaches the process.
+   */
+  const internalError = (ctx: RequestContext, err: unknown) => {
+    log.error({ err, id: ctx.id, host: ctx.req.headers.host, method: ctx.req.method, path: ctx.req.url, client: ctx.client }, 'request handling failed');
+    try {
+      fail(ctx, { code: ErrorCodes.INTERNAL, message: `the edge failed to handle this request: ${(err as Error)?.message ?? String(err)}` });
+    } catch {
+      ctx.socket.destroy();
+    }
+  };
+
+  const run = (ctx: RequestContext, steps: readonly Step[], from: number, last: (ctx: RequestContext) => void): void => {
+    try {
+      for (let i = from; i < steps.length; i++) {
+        const r = steps[i]!(ctx);
+        if (r === true) return;
+        if (r !== false) {
+          r.then((done) => { if (!done) run(ctx, steps, i + 1, last); }, (err: unknown) => internalError(ctx, err));
+          return;
+        }
+      }
+      last(ctx);
+    } catch (err) {
+      internalError(ctx, err);
+    }
+  };
+
+  return {
+    onRequest(req, res) {
+      inFlight++;
+      const ctx = newContext(req, res, req.socket, false);
+      (res as WithCtx)[kCtx] = ctx;
+      res.once('close', onResponseClose);
+      run(ctx, webSteps, 0, forwardWeb);
+    },
+    onUpgrade(req, socket, head) {
+      // Until the pair is registered, an error on the client socket must not go unhandled.
+      socket.on('error', () => socket.destroy());
+      const ctx = newContext(req, null, socket, true);
+      ctx.upgradeHead = head;
+      run(ctx, upgradeSteps, 0, forwardUpgrade);
+    },
+    inFlight: () => inFlight,
+  };
+}
