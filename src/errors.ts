@@ -194,6 +194,11 @@ export function classifyUpstreamError(err: unknown, upstream: string): UpstreamE
     return new UpstreamError(ErrorCodes.UPSTREAM_TIMEOUT, upstream,
       `the VM's service at ${upstream} did not answer in time`, { cause: err });
   }
+  if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(detail)) {
+    return new UpstreamError(ErrorCodes.UPSTREAM_TLS, upstream,
+      `the VM's service at ${upstream} does not speak TLS (${code || 'EPROTO'}: ${detail}); if it serves plain HTTP, set protocol: http on the proxy`,
+      { cause: err });
+  }
   if (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
     return new UpstreamError(ErrorCodes.UPSTREAM_TLS, upstream,
       `the VM's certificate at ${upstream} failed verification (${code}: ${detail}); set `

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
+import { listenOn } from '../proxy/listeners.ts';
 
 export interface DemoVm {
   readonly port: number;
@@ -39,19 +40,13 @@ export function startDemoVm(port: number): Promise<DemoVm> {
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const addr = server.address();
-      resolve({
-        port: typeof addr === 'object' && addr ? addr.port : port,
-        close: () => new Promise((r) => {
-          for (const c of wss.clients) c.terminate();
-          wss.close();
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-      });
-    });
-  });
+  return listenOn(server, port, '127.0.0.1', 'the demo VM (demo.port)').then((bound) => ({
+    port: bound,
+    close: () => new Promise<void>((r) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  }));
 }

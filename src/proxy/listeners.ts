@@ -4,6 +4,7 @@
  * upgraded sockets and whatever is left.
  */
 import http from 'node:http';
+import type net from 'node:net';
 import https from 'node:https';
 import type { SecureContext } from 'node:tls';
 import { EdgeError, ErrorCodes } from '../errors.ts';
@@ -31,7 +32,8 @@ export interface Listeners {
   close(graceMs: number): Promise<void>;
 }
 
-function listen(server: http.Server, port: number, host: string, what: string): Promise<number> {
+/** Listens, or rejects with EdgeError EDGE_ERR_LISTEN saying what could not listen where, and why. */
+export function listenOn(server: net.Server, port: number, host: string, what: string): Promise<number> {
   return new Promise((resolveListen, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const hint = err.code === 'EACCES'
@@ -63,7 +65,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       const s = http.createServer(serverOpts, pipeline.onRequest);
       s.on('upgrade', pipeline.onUpgrade);
       servers.push(s);
-      httpPort = await listen(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
+      httpPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
     }
     if (opts.httpsPort !== 0) {
       const s = https.createServer({
@@ -79,7 +81,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
         log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
       });
       servers.push(s);
-      httpsPort = await listen(s, opts.ephemeral ? 0 : opts.httpsPort, opts.host, 'HTTPS');
+      httpsPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpsPort, opts.host, 'HTTPS');
     }
   } catch (err) {
     for (const s of servers) s.close();

@@ -93,9 +93,12 @@ export interface Reply {
   cert?: tls.PeerCertificate;
 }
 
-/** One request to the edge at 127.0.0.1:port with the given Host (and SNI for HTTPS); a fresh connection. */
+/**
+ * One request to the edge at 127.0.0.1:port with the given Host (and SNI for HTTPS); a fresh connection.
+ * Rejects after `timeoutMs` (default 15 s) without an answer, so a hung request fails its test.
+ */
 export function request(port: number, host: string, opts: { https?: boolean; path?: string; method?: string;
-  headers?: Record<string, string>; body?: string; servername?: string; ca?: string } = {}): Promise<Reply> {
+  headers?: Record<string, string>; body?: string; servername?: string; ca?: string; timeoutMs?: number } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const mod = opts.https ? https : http;
     const req = mod.request({
@@ -110,6 +113,7 @@ export function request(port: number, host: string, opts: { https?: boolean; pat
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(opts.timeoutMs ?? 15_000, () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 15_000} ms`)));
     req.end(opts.body);
   });
 }

@@ -3,7 +3,7 @@
  * reaches all of them, certificates are shared, and SIGTERM stops the whole group cleanly.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -48,6 +48,26 @@ describe('workers mode', () => {
       const codes = await Promise.all(Array.from({ length: 8 }, () => request(http, 'new.example.com').then((r) => r.status)));
       return codes.every((c) => c === 200);
     }, 20_000);
+
+    // A config the workers would refuse (an upload that does not exist) is refused by the whole edge.
+    write([a, { domain: 'new.example.com', target: '127.0.0.1', targetPort: b.port },
+      { domain: 'bad.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true, certSource: 'upload', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none.key') }]);
+    await waitFor('the refusal in the log', () => readFileSync(logFile, 'utf8').includes('config not applied'), 20_000);
+    const codes = await Promise.all(Array.from({ length: 8 }, () => request(http, 'bad.example.com').then((r) => r.status)));
+    assert.deepEqual([...new Set(codes)], [404], 'no worker serves a refused config');
+
+    // Workers never read the config file: with the file gone, a worker that dies is replaced by one that
+    // serves the primary's running config.
+    rmSync(file);
+    const victim = [...pidsSeen][0] as number;
+    process.kill(victim, 'SIGKILL');
+    await waitFor('a replacement worker to serve the running config', async () => {
+      const pids = new Set(readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"msg":"access"') && l.includes('new.example.com'))
+        .map((l) => JSON.parse(l).pid));
+      // A connection handed to the worker as it was killed fails; the next ones reach the others.
+      await Promise.all(Array.from({ length: 6 }, () => request(http, 'new.example.com', { timeoutMs: 2000 }).catch(() => null)));
+      return [...pids].some((p) => !pidsSeen.has(p));
+    }, 30_000);
 
     edge.child.kill('SIGTERM');
     assert.equal(await edge.exited, 0, edge.output());

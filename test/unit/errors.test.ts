@@ -22,6 +22,7 @@ describe('upstream failures map to what an operator can act on', () => {
     [{ code: 'EDGE_UPSTREAM_TIMEOUT', message: 'x' }, 'EDGE_ERR_UPSTREAM_TIMEOUT', 504, /did not answer in time/],
     [{ code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' }, 'EDGE_ERR_UPSTREAM_TLS', 502, /failed verification/],
     [{ code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: 'x' }, 'EDGE_ERR_UPSTREAM_TLS', 502, /serverName|insecureSkipVerify/],
+    [{ code: 'EPROTO', message: 'SSL routines:ssl3_get_record:wrong version number' }, 'EDGE_ERR_UPSTREAM_TLS', 502, /does not speak TLS.*protocol: http/],
     [{ code: 'ECONNRESET', message: 'socket hang up' }, 'EDGE_ERR_UPSTREAM_RESET', 502, /closed the connection/],
     [{ code: 'EWHAT', message: 'odd' }, 'EDGE_ERR_UPSTREAM_FAILED', 502, /EWHAT: odd/],
   ];
