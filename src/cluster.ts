@@ -18,6 +18,7 @@ import { createLogger } from './log.ts';
 import { startEdge } from './main.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
+import { storageFor } from './storage/open.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
 import { uploadIssues } from './tls/upload.ts';
@@ -36,9 +37,10 @@ export async function runPrimary(configFile: string): Promise<number> {
   let config = loadConfigFile(file);
   const { log, close: closeLog } = createLogger({ level: config.log.level, file: config.log.file });
   const clock = systemClock;
-  const store = createCertStore({ dir: config.certs.dir, log, clock });
+  const storage = storageFor(config, log);
+  const store = createCertStore({ storage, log, clock });
   // Certificates are served by the workers, which see the store change on their own.
-  const control = createControlPlane({ store, selfSigned: createSelfSignedIssuer({ clock }), config, log, clock, onStored: async () => {} });
+  const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock }), config, log, clock, onStored: async () => {} });
   control.apply(config, buildRouteTable(config));
   const demo = config.demo.enabled ? await startDemoVm(config.demo.port) : null;
   if (demo) log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
@@ -101,6 +103,7 @@ export async function runPrimary(configFile: string): Promise<number> {
         if (Object.keys(cluster.workers ?? {}).length > 0) return;
         clearTimeout(deadline);
         await control.close();
+        await storage.close();
         await demo?.close();
         log.info('stopped');
         closeLog();

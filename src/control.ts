@@ -12,6 +12,7 @@ import type { Logger } from './log.ts';
 import { renewalTargets } from './renewal/renew.ts';
 import { createRenewalService, type RenewalService } from './renewal/service.ts';
 import type { RouteTable } from './routing/table.ts';
+import type { Storage } from './storage/contract.ts';
 import type { Issuer } from './tls/issuer.ts';
 import type { CertStore } from './tls/store.ts';
 
@@ -24,6 +25,8 @@ export interface ControlPlane {
 
 export interface ControlPlaneOptions {
   readonly store: CertStore;
+  /** Where the ACME issuer keeps its account and HTTP-01 tokens. */
+  readonly storage: Storage;
   readonly selfSigned: Issuer;
   readonly config: EdgeConfig;
   readonly log: Logger;
@@ -33,7 +36,7 @@ export interface ControlPlaneOptions {
 }
 
 export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
-  const { store, selfSigned, log, clock } = o;
+  const { store, storage, selfSigned, log, clock } = o;
   let config = o.config;
   let table: RouteTable | null = null;
   let acme: { key: string; issuer: AcmeIssuer } | null = null;
@@ -61,7 +64,7 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
         const key = JSON.stringify(next.acme ?? {});
         if (acme?.key !== key) {
           acme?.issuer.close();
-          acme = { key, issuer: createAcmeIssuer({ config: next.acme ?? defaultAcmeConfig, certsDir: next.certs.dir, log, clock }) };
+          acme = { key, issuer: createAcmeIssuer({ config: next.acme ?? defaultAcmeConfig, storage, log, clock }) };
         }
       }
     },

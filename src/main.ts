@@ -5,7 +5,6 @@
  */
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
-import { challengeDirFor, defaultAcmeConfig } from './acme/config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
@@ -23,6 +22,7 @@ import { createUpgradeRegistry } from './proxy/upgrades.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import type { RenewalService } from './renewal/service.ts';
 import { buildRouteTable } from './routing/table.ts';
+import { storageFor } from './storage/open.ts';
 import { createCertManager } from './tls/contexts.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
@@ -71,7 +71,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const clock = opts.clock ?? systemClock;
   const cleanups: Array<() => void | Promise<void>> = [];
   try {
-    const store = createCertStore({ dir: config.certs.dir, log, clock });
+    // One storage per process; closed last (cleanups run in reverse), after everything that uses it.
+    const storage = storageFor(config, log);
+    cleanups.push(() => storage.close());
+    const store = createCertStore({ storage, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock });
     // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     let control: ControlPlane | null = null;
@@ -86,11 +89,11 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     });
     cleanups.push(() => certs.close());
     if (!opts.worker) {
-      control = createControlPlane({ store, selfSigned, config, log, clock, onStored: () => certs.refresh() });
+      control = createControlPlane({ store, storage, selfSigned, config, log, clock, onStored: () => certs.refresh() });
       const c = control;
       cleanups.push(() => c.close());
     }
-    const challenges = createChallengeResponder(challengeDirFor(config.acme ?? defaultAcmeConfig, config.certs.dir));
+    const challenges = createChallengeResponder(storage);
     const pools = createPools(config.upstream);
     cleanups.push(() => pools.close());
     const upgrades = createUpgradeRegistry();

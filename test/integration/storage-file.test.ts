@@ -5,14 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, StorageError } from '../../src/errors.ts';
+import { fixedClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createFileStorage } from '../../src/storage/file.ts';
-import { tempDir } from '../helpers/certs.ts';
+import { createCertStore } from '../../src/tls/store.ts';
+import { makeLeaf, tempDir } from '../helpers/certs.ts';
 import { waitFor } from '../helpers/net.ts';
 import { assertHeldByOther, storageContractSuite } from '../storage/contract.ts';
 
@@ -120,6 +123,36 @@ describe('file storage on disk', () => {
     assert.deepEqual(await readdir(join(d.dir, '.locks')), []);
     await (await s.lock('acme/account-abc')).release();
     assert.ok((await stat(join(d.dir, '.locks', 'acme'))).isDirectory());
+  });
+
+  it('reads a certificate folder the previous version wrote, with the renewal failure it kept in meta.json', async (t) => {
+    const d = await dirs(t);
+    const leaf = await makeLeaf({ names: ['*.u.example.com'] });
+    // What the previous version left: 0700 folders, a 0600 key, meta.json with the failure fields, a lock.
+    const folder = join(d.dir, '_wildcard_.u.example.com');
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    await writeFile(join(folder, 'key.pem'), leaf.keyPem, { mode: 0o600 });
+    await writeFile(join(folder, 'cert.pem'), leaf.certPem);
+    const x = new X509Certificate(leaf.certPem);
+    const lastError = { at: '2025-03-01T00:00:00.000Z', code: 'EDGE_ERR_ACME_UNAUTHORIZED', message: 'DNS points elsewhere' };
+    await writeFile(join(folder, 'meta.json'), JSON.stringify({ name: '*.u.example.com', source: 'letsencrypt', names: ['*.u.example.com'],
+      notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), issuer: x.issuer,
+      fingerprint256: x.fingerprint256, storedAt: '2025-01-01T00:00:00.000Z', lastError, failures: 3, nextAttemptAt: '2025-03-01T01:40:00.000Z' }));
+    await writeFile(join(d.dir, '.generation'), 'earlier\n');
+
+    const s = openIn(d);
+    t.after(() => s.close());
+    const store = createCertStore({ storage: s, log: silentLogger(), clock: fixedClock('2025-03-01T00:30:00Z') });
+    const read = await store.read('*.u.example.com');
+    assert.equal(read?.keyPem, leaf.keyPem);
+    assert.equal(read?.meta.fingerprint256, x.fingerprint256);
+    assert.deepEqual((await store.list()).map((m) => m.name), ['*.u.example.com']);
+    assert.deepEqual(await store.failure('*.u.example.com'),
+      { name: '*.u.example.com', source: 'letsencrypt', failures: 3, lastError, nextAttemptAt: '2025-03-01T01:40:00.000Z' });
+    // The next write is in the new form: no failure fields in meta.json, and the failure is gone.
+    await store.write('*.u.example.com', { certPem: leaf.certPem, keyPem: leaf.keyPem, meta: { source: 'letsencrypt' } });
+    assert.equal(JSON.parse(await readFile(join(folder, 'meta.json'), 'utf8')).lastError, undefined);
+    assert.equal(await store.failure('*.u.example.com'), null);
   });
 
   it('refuses a challenge folder inside the certificates folder, and certs/acme (the account folder)', async (t) => {
