@@ -94,6 +94,11 @@ export const DEFAULT_LOCK_WAIT_MS = 120_000;
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 const MAX_KEY = 1024;
 
+/** true for one segment of a key below its namespace. */
+export function isKeySegment(s: string): boolean {
+  return SEGMENT.test(s);
+}
+
 /**
  * Checks a key (`kind: 'key'`: a namespace and at least one segment) or a prefix (`'prefix'`: a namespace,
  * optionally deeper; a trailing `/` is allowed). Returns the segments; throws StorageError EDGE_ERR_STORAGE_KEY.
@@ -106,7 +111,7 @@ export function checkKey(key: string, kind: 'key' | 'prefix' = 'key'): string[] 
   if (!(NAMESPACES as readonly string[]).includes(segments[0]!)) throw bad(`the first segment must be one of ${NAMESPACES.join(', ')}`);
   if (kind === 'key' && segments.length < 2) throw bad('a namespace alone is not a key');
   for (const s of segments.slice(1)) {
-    if (!SEGMENT.test(s)) throw bad('segments are A-Z a-z 0-9 . _ -, not empty and not starting with a dot');
+    if (!isKeySegment(s)) throw bad('segments are A-Z a-z 0-9 . _ -, not empty and not starting with a dot');
   }
   return segments;
 }

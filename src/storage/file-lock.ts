@@ -6,7 +6,7 @@
  * its file was not touched for its TTL (the holder touches it on every refresh), or at once when its pid
  * is dead on this host, or when that pid is this process but the start time is not (a restarted container
  * often gets the same pid). Two waiters may judge one lock expired; only the one holding `<lock>.break`
- * removes it, and only if it still has the content that was judged.
+ * removes it, and only if it is still the file that was judged (same content, same mtime).
  */
 import { readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -68,7 +68,7 @@ function expired(seen: Seen, now: number, started: number): boolean {
   return !pidAlive(r.pid);
 }
 
-async function breakExpired(file: string, judged: string, started: number): Promise<void> {
+async function breakExpired(file: string, judged: Seen, started: number): Promise<void> {
   const breaker = `${file}.break`;
   const body = JSON.stringify({ pid: process.pid, host: hostname(), token: 'breaker', since: new Date().toISOString(), started });
   if (!(await createFileExclusive(breaker, body, 0o600))) {
@@ -78,7 +78,8 @@ async function breakExpired(file: string, judged: string, started: number): Prom
   }
   try {
     const now = await readLock(file);
-    if (now && now.text === judged) await rm(file, { force: true });
+    // Same content and not touched since: a holder that refreshed in between keeps its lock.
+    if (now && now.text === judged.text && now.mtimeMs === judged.mtimeMs) await rm(file, { force: true });
   } finally {
     await rm(breaker, { force: true });
   }
@@ -100,7 +101,7 @@ export function createFileLeaseBackend(fileOf: (name: string) => string, started
         if (!expired(seen, Date.now(), started)) {
           return { acquired: false, holder: seen.record && { pid: seen.record.pid, host: seen.record.host, since: seen.record.since } };
         }
-        await breakExpired(file, seen.text, started);
+        await breakExpired(file, seen, started);
       }
       return { acquired: false, holder: null };
     },

@@ -8,13 +8,13 @@
  * systems.
  */
 import { constants, unwatchFile, watchFile, type Stats } from 'node:fs';
-import { lstat, open, readdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, StorageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ensureDir, fsyncDir, writeFileAtomic } from './atomic.ts';
-import type { Namespace, Storage, Watcher } from './contract.ts';
+import { isKeySegment, type Namespace, type Storage, type Watcher } from './contract.ts';
 import { createFileLeaseBackend } from './file-lock.ts';
 import { fileLayout, type FileLayout } from './file-layout.ts';
 import { createLeaseManager } from './leases.ts';
@@ -65,7 +65,11 @@ export function createFileStorage(opts: FileStorageOptions): Storage {
   };
 
   const ensureFolders = async (ns: Namespace, folder: string) => {
-    if (ns === 'challenges') return ensureDir(folder, 0o755);
+    // Tokens are public: the challenge folder is made readable, but an operator's own mode is left alone.
+    if (ns === 'challenges') {
+      await mkdir(folder, { recursive: true, mode: 0o755 });
+      return;
+    }
     await ensureDir(layout.dir, 0o700);
     await ensureDir(folder, 0o700);
   };
@@ -80,8 +84,9 @@ export function createFileStorage(opts: FileStorageOptions): Storage {
       throw err;
     }
     for (const e of entries) {
-      // Dot names are temp files and bookkeeping; symlinks are never values (see the module comment).
-      if (e.name.startsWith('.') || (top && layout.foreign(ns).includes(e.name))) continue;
+      // Dot names are temp files and bookkeeping; symlinks are never values (see the module comment); a
+      // file an operator put there under a name no key can have is not listed.
+      if (!isKeySegment(e.name) || (top && layout.foreign(ns).includes(e.name))) continue;
       if (e.isDirectory()) await walk(ns, join(folder, e.name), [...segments, e.name], false, into);
       else if (e.isFile()) into.push([...segments, e.name].join('/'));
     }

@@ -32,6 +32,14 @@ function openIn(d: { dir: string; challengeDir: string }) {
   return createFileStorage({ ...d, log: silentLogger(), pollIntervalMs: 50, lockPollMs: 20 });
 }
 
+/** New folders and a storage on them, closed after the test. */
+async function fresh(t: Ctx) {
+  const d = await dirs(t);
+  const s = openIn(d);
+  t.after(() => s.close());
+  return { d, s };
+}
+
 storageContractSuite('file', async () => {
   const cleanups: Array<() => unknown> = [];
   const d = await dirs({ after: (fn) => { cleanups.push(fn); } });
@@ -79,9 +87,7 @@ async function plantLock(dir: string, folder: string, body: string, ageMs = 0): 
 
 describe('file storage on disk', () => {
   it('keeps secrets 0600 and folders 0700; the challenge folder holds tokens only, 0755', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     await s.put('certs/app.example.com/key.pem', 'KEY', { secret: true });
     await s.put('certs/app.example.com/cert.pem', 'CERT');
     await s.put('acme/account-1.key', 'ACCOUNT', { secret: true });
@@ -101,9 +107,7 @@ describe('file storage on disk', () => {
   });
 
   it('lays keys out as the previous version did, with a generation file per namespace', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     await s.put('certs/_wildcard_.u.example.com/cert.pem', 'W');
     await s.put('acme/account-abc.json', 'A');
     await s.put('state/renewal/x.json', 'S');
@@ -166,9 +170,7 @@ describe('file storage on disk', () => {
   });
 
   it('never reads through a symlink, so a planted link cannot serve a private key', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     await s.put('certs/app.example.com/key.pem', 'PRIVATE', { secret: true });
     await s.put('challenges/real', 'ok');
     await symlink(join(d.dir, 'app.example.com', 'key.pem'), join(d.challengeDir, 'linked'));
@@ -178,9 +180,7 @@ describe('file storage on disk', () => {
   });
 
   it('an empty or garbled lock file (a full disk, an older version) does not block for long', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     await plantLock(d.dir, 'empty.example.com', '');
     await plantLock(d.dir, 'garbled.example.com', '{"pid": 12');
     await (await s.lock('certs/empty.example.com', { waitMs: 15_000 })).release();
@@ -188,9 +188,7 @@ describe('file storage on disk', () => {
   });
 
   it('takes over at once the lock of a dead pid, or of this pid from an earlier start (a restarted container)', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     const gone = spawn(NODE, ['-e', '']);
     await new Promise((r) => gone.once('exit', r));
     const body = (pid: number, started: number) => JSON.stringify({ pid, host: hostname(), token: 't', since: new Date().toISOString(), ttlMs: 600_000, started });
@@ -201,9 +199,7 @@ describe('file storage on disk', () => {
   });
 
   it('honours a live lock of the previous version for its 10 minutes, then takes it over', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     const legacy = JSON.stringify({ pid: process.pid, host: hostname(), token: 'old', at: '2025-03-01T00:00:00.000Z' });
     const file = await plantLock(d.dir, 'legacy.example.com', legacy, 5 * 60_000);
     await assert.rejects(s.lock('certs/legacy.example.com', { waitMs: 0 }), (e: unknown) => assertHeldByOther(e)
@@ -214,9 +210,7 @@ describe('file storage on disk', () => {
   });
 
   it('a process killed while holding a lock does not block the next one', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     const holder = childHolder(t, d, 'certs/app.example.com');
     await holder.locked;
     await assert.rejects(s.lock('certs/app.example.com', { waitMs: 0 }),
@@ -227,9 +221,7 @@ describe('file storage on disk', () => {
   });
 
   it('a lease whose lock file disappears is reported lost by its next refresh', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     const lease = await s.lock('certs/lost.example.com', { ttlMs: 300 });
     await rm(join(d.dir, '.locks', 'lost.example.com.lock'));
     await waitFor('the lease to be lost', () => lease.lost.aborted);
@@ -238,9 +230,7 @@ describe('file storage on disk', () => {
   });
 
   it('a watcher hears a put made by another process', async (t) => {
-    const d = await dirs(t);
-    const s = openIn(d);
-    t.after(() => s.close());
+    const { d, s } = await fresh(t);
     let changes = 0;
     const w = s.watch('certs', () => { changes++; });
     t.after(() => w.close());
