@@ -116,7 +116,3 @@ export function checkKey(key: string, kind: 'key' | 'prefix' = 'key'): string[] 
   return segments;
 }
 
-/** The key `key` as a prefix of others: `certs/a` -> `certs/a/`. */
-export function prefixOf(key: string): string {
-  return key.endsWith('/') ? key : `${key}/`;
-}

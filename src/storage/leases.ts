@@ -128,6 +128,11 @@ export function createLeaseManager(raw: LeaseBackend, opts: { log: Logger; pollM
       token: randomUUID(), ttlMs, started: opts.started });
     try {
       await acquire(name, record, deadline, waitMs, signal);
+      // Aborted while the last attempt was in flight: a lease nobody waits for would be refreshed forever.
+      if (signal?.aborted) {
+        await backend.release(name, record);
+        throw signal.reason;
+      }
     } catch (err) {
       passTurn(name);
       throw err;
