@@ -19,6 +19,8 @@ import { runWorker } from './cluster/worker.ts';
 import { startEdge } from './main.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
+import { storageFor } from './storage/open.ts';
+import type { CertMeta } from './tls/issuer.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
 
@@ -84,19 +86,20 @@ function renewLines(results: readonly RenewResult[]): string[] {
 
 async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: string; dryRun: boolean }): Promise<number> {
   const { log, close } = createLogger({ level: c.log.level, file: c.log.file, stdout: false });
+  const storage = storageFor(c, log);
   try {
-    const store = createCertStore({ dir: c.certs.dir, log, clock: systemClock });
+    const store = createCertStore({ storage, log, clock: systemClock });
     const targets = renewalTargets(buildRouteTable(c));
     if (flags.domain && !targets.some((t) => t.name === flags.domain!.toLowerCase())) {
       err(`no certificate named ${flags.domain} in the config (names: ${targets.map((t) => t.name).join(', ') || 'none'})`);
       return 2;
     }
     const wantsAcme = targets.some((t) => t.source === 'letsencrypt');
-    const acme = wantsAcme ? createAcmeIssuer({ config: c.acme ?? defaultAcmeConfig, certsDir: c.certs.dir, log, clock: systemClock }) : null;
-    // HTTP-01 tokens go to the shared challenge folder. A running edge holds the HTTP port and answers them
-    // from there; when none runs, this process answers on that port itself.
+    const acme = wantsAcme ? createAcmeIssuer({ config: c.acme ?? defaultAcmeConfig, storage, log, clock: systemClock }) : null;
+    // HTTP-01 tokens go to the shared storage. A running edge holds the HTTP port and answers them from
+    // there; when none runs, this process answers on that port itself.
     const standalone = acme && !flags.dryRun && c.listen.http !== 0
-      ? await serveChallengesStandalone({ port: c.listen.http, host: c.listen.host, responder: createChallengeResponder(acme.challengeDir), log })
+      ? await serveChallengesStandalone({ port: c.listen.http, host: c.listen.host, responder: createChallengeResponder(storage), log })
       : null;
     try {
       const results = await renewAll(
@@ -111,26 +114,38 @@ async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: str
       acme?.close();
     }
   } finally {
+    await storage.close();
     close();
   }
 }
 
+/** Stored certificates, then names that have only a failed attempt (no certificate yet). */
 async function certsCommand(c: EdgeConfig): Promise<number> {
-  const store = createCertStore({ dir: c.certs.dir, log: createLogger({ level: 'silent', file: null, stdout: false }).log, clock: systemClock });
-  const metas = await store.list();
-  if (metas.length === 0) {
-    out(`no certificates in ${c.certs.dir}`);
+  const log = createLogger({ level: 'silent', file: null, stdout: false }).log;
+  const storage = storageFor(c, log);
+  try {
+    const store = createCertStore({ storage, log, clock: systemClock });
+    const metas = await store.list();
+    const failures = new Map((await store.failures()).map((f) => [f.name, f]));
+    if (metas.length === 0 && failures.size === 0) {
+      out(`no certificates in ${c.certs.dir}`);
+      return 0;
+    }
+    const now = Date.now();
+    const lastError = (e: CertMeta['lastError']) => (e ? `${fmtDate(e.at)} ${e.code}: ${e.message}` : '');
+    const rows = [['DOMAIN', 'SOURCE', 'EXPIRES', 'DAYS LEFT', 'LAST ERROR']];
+    for (const m of metas) {
+      const days = Math.floor((Date.parse(m.notAfter) - now) / 86_400_000);
+      // meta.json's own fields are what the previous version recorded.
+      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days), lastError(failures.get(m.name)?.lastError ?? m.lastError)]);
+      failures.delete(m.name);
+    }
+    for (const f of failures.values()) rows.push([f.name, f.source, '-', '-', `${lastError(f.lastError)} (no certificate yet)`]);
+    for (const l of pad(rows)) out(l);
     return 0;
+  } finally {
+    await storage.close();
   }
-  const now = Date.now();
-  const rows = [['DOMAIN', 'SOURCE', 'EXPIRES', 'DAYS LEFT', 'LAST ERROR']];
-  for (const m of metas) {
-    const days = Math.floor((Date.parse(m.notAfter) - now) / 86_400_000);
-    rows.push([m.name, m.source, fmtDate(m.notAfter), String(days),
-      m.lastError ? `${fmtDate(m.lastError.at)} ${m.lastError.code}: ${m.lastError.message}` : '']);
-  }
-  for (const l of pad(rows)) out(l);
-  return 0;
 }
 
 async function runCommand(configFile: string): Promise<number> {

@@ -16,6 +16,7 @@ import type { Logger } from './log.ts';
 import { renewalTargets } from './renewal/renew.ts';
 import { createRenewalService, type RenewalService } from './renewal/service.ts';
 import type { RouteTable } from './routing/table.ts';
+import type { Storage } from './storage/contract.ts';
 import type { Issuer } from './tls/issuer.ts';
 import type { CertStore } from './tls/store.ts';
 
@@ -29,6 +30,8 @@ export interface ControlPlane extends ConfigPart {
 
 export interface ControlPlaneOptions {
   readonly store: CertStore;
+  /** Where the ACME issuer keeps its account and HTTP-01 tokens. */
+  readonly storage: Storage;
   readonly selfSigned: Issuer;
   readonly log: Logger;
   readonly clock: Clock;
@@ -39,7 +42,7 @@ export interface ControlPlaneOptions {
 const wantsAcme = (c: EdgeConfig) => c.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt');
 
 export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
-  const { store, selfSigned, log, clock } = o;
+  const { store, storage, selfSigned, log, clock } = o;
   let config: EdgeConfig | null = null;
   let table: RouteTable | null = null;
   let acme: { key: string; issuer: AcmeIssuer } | null = null;
@@ -62,7 +65,7 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
       const key = JSON.stringify(next.acme ?? {});
       const needIssuer = wantsAcme(next) && acme?.key !== key;
       const fresh = needIssuer
-        ? { key, issuer: createAcmeIssuer({ config: next.acme ?? defaultAcmeConfig, certsDir: next.certs.dir, log, clock }) }
+        ? { key, issuer: createAcmeIssuer({ config: next.acme ?? defaultAcmeConfig, storage, log, clock }) }
         : null;
       return {
         commit() {

@@ -26,6 +26,11 @@ export const ErrorCodes = {
   CERT_STORE: 'EDGE_ERR_CERT_STORE',
   CERT_LOCKED: 'EDGE_ERR_CERT_LOCKED',
   ISSUE_FAILED: 'EDGE_ERR_ISSUE_FAILED',
+  // The storage contract (src/storage/contract.ts): every implementation throws these.
+  STORAGE: 'EDGE_ERR_STORAGE',
+  STORAGE_KEY: 'EDGE_ERR_STORAGE_KEY',
+  STORAGE_LOCKED: 'EDGE_ERR_STORAGE_LOCKED',
+  STORAGE_LEASE_LOST: 'EDGE_ERR_STORAGE_LEASE_LOST',
   // ACME (src/acme/errors.ts explains each; kept here so every code lives in one list).
   ACME_TOS: 'EDGE_ERR_ACME_TOS',
   ACME_RATE_LIMITED: 'EDGE_ERR_ACME_RATE_LIMITED',
@@ -105,6 +110,37 @@ export class CertError extends EdgeError {
   constructor(code: ErrorCode, domain: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.domain = domain;
+  }
+}
+
+/** The storage backend failed (I/O), refused a key, or a lease could not be taken or was lost. */
+export class StorageError extends EdgeError {
+  /** The key or lock name concerned. */
+  readonly key: string;
+  constructor(code: typeof ErrorCodes.STORAGE | typeof ErrorCodes.STORAGE_KEY | typeof ErrorCodes.STORAGE_LOCKED
+    | typeof ErrorCodes.STORAGE_LEASE_LOST, key: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.key = key;
+  }
+}
+
+/** Who holds a lease, as far as the backend knows. */
+export interface LeaseHolder {
+  readonly pid: number;
+  readonly host: string;
+  /** ISO time the holder took the lease. */
+  readonly since: string;
+}
+
+/** lock() gave up after `waitMs`: `holder` is the other client, or null when it is this process itself. */
+export class LockTimeoutError extends StorageError {
+  readonly holder: LeaseHolder | null;
+  /** A human description of the holder, for messages: `pid 123 on web1 since ...` or `this process (...)`. */
+  readonly holderText: string;
+  constructor(key: string, holder: LeaseHolder | null, holderText: string, waitedMs: number) {
+    super(ErrorCodes.STORAGE_LOCKED, key, `${key} is locked by ${holderText} (still busy after ${Math.round(waitedMs / 1000)}s)`);
+    this.holder = holder;
+    this.holderText = holderText;
   }
 }
 

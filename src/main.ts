@@ -5,7 +5,6 @@
  */
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
-import { challengeDirFor, defaultAcmeConfig } from './acme/config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createApplier, refusalError, type ApplyInput, type ApplyResult, type ApplySource, type ConfigPart, type PreparedApply } from './config/apply.ts';
 import { checkConfig } from './config/check.ts';
@@ -23,6 +22,7 @@ import { createPools, type PoolStats } from './proxy/pools.ts';
 import { createRequestIds } from './proxy/request-id.ts';
 import { createLiveStatePart } from './proxy/state.ts';
 import { createUpgradeRegistry } from './proxy/upgrades.ts';
+import { storageFor } from './storage/open.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import type { RenewalService } from './renewal/service.ts';
 import { createCertManager } from './tls/contexts.ts';
@@ -88,11 +88,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const clock = opts.clock ?? systemClock;
   const cleanups: Array<() => void | Promise<void>> = [];
   try {
-    const store = createCertStore({ dir: first.certs.dir, log, clock });
+    // One storage per process; closed last (cleanups run in reverse), after everything that uses it.
+    const storage = storageFor(first, log);
+    cleanups.push(() => storage.close());
+    const store = createCertStore({ storage, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock });
     // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     const control: ControlPlane | null = opts.worker ? null
-      : createControlPlane({ store, selfSigned, log, clock, onStored: () => certs.refresh() });
+      : createControlPlane({ store, storage, selfSigned, log, clock, onStored: () => certs.refresh() });
     const certs = createCertManager({
       store, log, clock, selfSigned,
       // A letsencrypt name without a CA certificate is served a self-signed stand-in meanwhile.
@@ -104,7 +107,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     });
     cleanups.push(() => certs.close());
     if (control) cleanups.push(() => control.close());
-    const challenges = createChallengeResponder(challengeDirFor(first.acme ?? defaultAcmeConfig, first.certs.dir));
+    const challenges = createChallengeResponder(storage);
     const pools = createPools();
     cleanups.push(() => pools.close());
     const upgrades = createUpgradeRegistry();

@@ -1,20 +1,21 @@
 /**
- * The ACME account: one ECDSA P-256 key per CA directory, created once and kept 0600 in
- * `<certs.dir>/acme/account-<hash>.key`, with the account URL the CA assigned in `account-<hash>.json`.
- * Re-registering on every run would create a new account each time (and trip Let's Encrypt's
- * new-registrations limit), so the URL is stored and `createAccount` runs only when there is none.
+ * The ACME account: one ECDSA P-256 key per CA directory, created once and kept as a secret at
+ * `acme/account-<hash>.key` in storage (the file storage keeps it 0600 in `<certs.dir>/acme/`), with the
+ * account URL the CA assigned at `acme/account-<hash>.json`. Re-registering on every run would create a new
+ * account each time (and trip Let's Encrypt's new-registrations limit), so the URL is stored and
+ * `createAccount` runs only when there is none.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import acme from 'acme-client';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import type { Storage } from '../storage/contract.ts';
 
-export interface AccountPaths {
-  readonly dir: string;
-  readonly keyPath: string;
-  readonly infoPath: string;
+/** The storage keys of one CA directory's account, and the lease that makes its creation exclusive. */
+export interface AccountKeys {
+  readonly key: string;
+  readonly info: string;
+  readonly lock: string;
 }
 
 /** What we keep about an account next to its key (nothing secret). */
@@ -25,68 +26,47 @@ export interface AccountInfo {
   readonly createdAt: string;
 }
 
-/** Files of the account for `directoryUrl`; a different CA (or staging vs production) gets its own. */
-export function accountPaths(certsDir: string, directoryUrl: string): AccountPaths {
+/** Keys of the account for `directoryUrl`; a different CA (or staging vs production) gets its own. */
+export function accountKeys(directoryUrl: string): AccountKeys {
   const hash = createHash('sha256').update(directoryUrl).digest('hex').slice(0, 16);
-  const dir = join(certsDir, 'acme');
-  return { dir, keyPath: join(dir, `account-${hash}.key`), infoPath: join(dir, `account-${hash}.json`) };
-}
-
-/** Writes `data` to a temp file in the same folder, fsyncs it and returns its path. */
-async function writeTemp(path: string, data: string | Buffer, mode: number): Promise<string> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return tmp;
+  return { key: `acme/account-${hash}.key`, info: `acme/account-${hash}.json`, lock: `acme/account-${hash}` };
 }
 
 /**
- * The account key, created when missing. Creation is exclusive (link(2) of a fully written temp file fails
- * if the key exists), so two processes starting at once end up with the same key, never a torn one.
+ * The account key, created when missing. Get-or-create runs inside the account's lease, so two processes
+ * starting at once end up with the same key; a reader never sees a torn one (puts are atomic).
  */
-export async function loadOrCreateAccountKey(paths: AccountPaths, log: Logger): Promise<Buffer> {
+export async function loadOrCreateAccountKey(storage: Storage, keys: AccountKeys, log: Logger): Promise<Buffer> {
+  const existing = await storage.get(keys.key);
+  if (existing) return existing;
+  const lease = await storage.lock(keys.lock);
   try {
-    return await readFile(paths.keyPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  const key = await acme.crypto.createPrivateEcdsaKey('P-256');
-  const tmp = await writeTemp(paths.keyPath, key, 0o600);
-  try {
-    await link(tmp, paths.keyPath);
-    log.info({ keyPath: paths.keyPath }, 'acme account key created');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const again = await storage.get(keys.key); // another process may have made it while we waited
+    if (again) return again;
+    const key = await acme.crypto.createPrivateEcdsaKey('P-256');
+    await storage.put(keys.key, key, { secret: true });
+    log.info({ account: keys.key, store: storage.describe() }, 'acme account key created');
+    return key;
   } finally {
-    await unlink(tmp);
+    await lease.release();
   }
-  return readFile(paths.keyPath);
 }
 
 /** The stored account info, or null when the account was never registered with this CA. */
-export async function readAccountInfo(paths: AccountPaths): Promise<AccountInfo | null> {
-  try {
-    const info = JSON.parse(await readFile(paths.infoPath, 'utf8')) as AccountInfo;
-    return typeof info.accountUrl === 'string' && info.accountUrl ? info : null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+export async function readAccountInfo(storage: Storage, keys: AccountKeys): Promise<AccountInfo | null> {
+  const raw = await storage.get(keys.info);
+  if (raw === null) return null;
+  const info = JSON.parse(raw.toString('utf8')) as AccountInfo;
+  return typeof info.accountUrl === 'string' && info.accountUrl ? info : null;
 }
 
-async function writeAccountInfo(paths: AccountPaths, info: AccountInfo): Promise<void> {
-  const tmp = await writeTemp(paths.infoPath, `${JSON.stringify(info, null, 2)}\n`, 0o600);
-  await rename(tmp, paths.infoPath);
+async function writeAccountInfo(storage: Storage, keys: AccountKeys, info: AccountInfo): Promise<void> {
+  await storage.put(keys.info, `${JSON.stringify(info, null, 2)}\n`);
 }
 
 export interface EnsureAccountOptions {
-  readonly paths: AccountPaths;
+  readonly storage: Storage;
+  readonly keys: AccountKeys;
   readonly directoryUrl: string;
   readonly email?: string | undefined;
   readonly clock: Clock;
@@ -100,18 +80,18 @@ export interface EnsureAccountOptions {
  */
 export async function ensureAccount(client: acme.Client, opts: EnsureAccountOptions): Promise<string> {
   const contact = opts.email ? [`mailto:${opts.email}`] : [];
-  const stored = await readAccountInfo(opts.paths);
+  const stored = await readAccountInfo(opts.storage, opts.keys);
   if (stored) {
     if (stored.contact.join(',') !== contact.join(',')) {
       await client.updateAccount({ contact });
-      await writeAccountInfo(opts.paths, { ...stored, contact });
+      await writeAccountInfo(opts.storage, opts.keys, { ...stored, contact });
       opts.log.info({ accountUrl: stored.accountUrl }, 'acme account contact updated');
     }
     return stored.accountUrl;
   }
   await client.createAccount({ termsOfServiceAgreed: true, contact });
   const accountUrl = client.getAccountUrl();
-  await writeAccountInfo(opts.paths, { directoryUrl: opts.directoryUrl, accountUrl, contact, createdAt: opts.clock.now().toISOString() });
+  await writeAccountInfo(opts.storage, opts.keys, { directoryUrl: opts.directoryUrl, accountUrl, contact, createdAt: opts.clock.now().toISOString() });
   opts.log.info({ accountUrl, directoryUrl: opts.directoryUrl }, 'acme account registered');
   return accountUrl;
 }

@@ -1,16 +1,14 @@
 /**
- * HTTP-01 tokens (RFC 8555 section 8.3) as one file per token in the challenge folder, so that whichever
- * process of this edge holds port 80 can answer: the running edge, or the standalone responder of a
- * separate `--renew-ssl` run. The folder is never the certificates folder: the responder must not be able
- * to serve anything from where private keys live, and it only ever opens names that pass `isValidToken`.
+ * HTTP-01 tokens (RFC 8555 section 8.3) in storage at `challenges/<token>`, so that whichever process of
+ * this edge holds port 80 can answer: the running edge, or the standalone responder of a separate
+ * `--renew-ssl` run. The file storage keeps them in the challenge folder, never the certificates folder:
+ * the responder must not be able to serve anything from where private keys live, and it only ever asks
+ * for names that pass `isValidToken`.
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Logger } from '../log.ts';
+import type { Storage } from '../storage/contract.ts';
 
 export const CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
 
@@ -26,18 +24,16 @@ export interface ChallengeResponder {
   answerPath(urlPath: string): Promise<string | null>;
 }
 
-/** Reads tokens from `dir`. Symlinks are not followed (O_NOFOLLOW): a token file is a plain file we wrote. */
-export function createChallengeResponder(dir: string): ChallengeResponder {
+const keyOf = (token: string) => `challenges/${token}`;
+
+/** Answers from `storage`; any failure to read (including a symlink planted in the folder) answers 404. */
+export function createChallengeResponder(storage: Storage): ChallengeResponder {
   const answer = async (token: string): Promise<string | null> => {
     if (!isValidToken(token)) return null;
-    let fh;
     try {
-      fh = await open(join(dir, token), constants.O_RDONLY | constants.O_NOFOLLOW);
-      return await fh.readFile('utf8');
+      return (await storage.get(keyOf(token)))?.toString('utf8') ?? null;
     } catch {
       return null;
-    } finally {
-      await fh?.close();
     }
   };
   return {
@@ -50,27 +46,20 @@ export function createChallengeResponder(dir: string): ChallengeResponder {
 }
 
 export interface ChallengeStore {
-  /** Publishes a token: written to a temp file and renamed, so a reader never sees half a token. */
+  /** Publishes a token (atomically: a reader never sees half a token). */
   put(token: string, keyAuthorization: string): Promise<void>;
   /** Removes a token; a missing one is not an error. */
   remove(token: string): Promise<void>;
 }
 
-export function createChallengeStore(dir: string): ChallengeStore {
+export function createChallengeStore(storage: Storage): ChallengeStore {
   return {
     async put(token, keyAuthorization) {
       if (!isValidToken(token)) throw new Error(`refusing to store ACME token with unexpected characters: ${JSON.stringify(token)}`);
-      await mkdir(dir, { recursive: true, mode: 0o755 });
-      // The temp name starts with a dot, which isValidToken rejects: it can never be served.
-      const tmp = join(dir, `.${token}.${randomBytes(6).toString('hex')}.tmp`);
-      await writeFile(tmp, keyAuthorization, { mode: 0o644, flag: 'wx' });
-      await rename(tmp, join(dir, token));
+      await storage.put(keyOf(token), keyAuthorization);
     },
     async remove(token) {
-      if (!isValidToken(token)) return;
-      await unlink(join(dir, token)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      if (isValidToken(token)) await storage.delete(keyOf(token));
     },
   };
 }

@@ -101,9 +101,15 @@ export function acmeRequirementIssues(
   certsDir: string,
 ): Array<{ path: Array<string | number>; message: string }> {
   const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  const a = acme ?? defaultAcmeConfig;
+  // Checked with or without letsencrypt proxies: the storage is built from these folders at every start.
+  const dir = resolve(challengeDirFor(a, certsDir));
+  const certs = resolve(certsDir);
+  if (dir === certs || dir.startsWith(`${certs}/`)) {
+    issues.push({ path: ['acme', 'challengeDir'], message: 'challengeDir must not be inside certs.dir, where private keys live' });
+  }
   const wanted = proxies.map((p, i) => [p, i] as const).filter(([p]) => p.certSource === 'letsencrypt');
   if (wanted.length === 0) return issues;
-  const a = acme ?? defaultAcmeConfig;
   if (!a.agreeTos) {
     issues.push({ path: acme ? ['acme', 'agreeTos'] : ['acme'],
       message: `certSource: letsencrypt (proxies[${wanted[0]![1]}]) needs acme.agreeTos: true, agreeing to the CA's terms of service` });
@@ -116,11 +122,6 @@ export function acmeRequirementIssues(
       issues.push({ path: ['proxies', i, 'certSource'],
         message: `${p.domain} needs a DNS-01 challenge: set acme.dnsHook (an executable called set|clear <name> <value>)` });
     }
-  }
-  const dir = resolve(challengeDirFor(a, certsDir));
-  const certs = resolve(certsDir);
-  if (dir === certs || dir.startsWith(`${certs}/`)) {
-    issues.push({ path: ['acme', 'challengeDir'], message: 'challengeDir must not be inside certs.dir, where private keys live' });
   }
   return issues;
 }

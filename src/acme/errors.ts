@@ -22,7 +22,7 @@ export const AcmeErrorCodes = {
   ACCOUNT: 'EDGE_ERR_ACME_ACCOUNT',
   /** The CA refuses to issue for these names (policy, CAA, unsupported identifier, bad CSR). */
   REJECTED: 'EDGE_ERR_ACME_REJECTED',
-  /** The acme section cannot be used as written (unreadable caFile, challengeDir inside certs.dir). */
+  /** The acme section cannot be used as written (an unreadable caFile). */
   CONFIG: 'EDGE_ERR_ACME_CONFIG',
   /** Anything else the CA or the flow reported. */
   FAILED: 'EDGE_ERR_ACME_FAILED',

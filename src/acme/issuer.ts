@@ -5,29 +5,27 @@
  * because auto() cannot pass per-order fields (notAfter, ARI `replaces`) and hides which step failed.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { resolve, sep } from 'node:path';
 import acme from 'acme-client';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import type { Storage } from '../storage/contract.ts';
 import type { IssueRequest, IssuedCert, Issuer } from '../tls/issuer.ts';
-import { accountPaths, ensureAccount, loadOrCreateAccountKey, readAccountInfo } from './account.ts';
+import { accountKeys, ensureAccount, loadOrCreateAccountKey, readAccountInfo } from './account.ts';
 import { createChallengeStore } from './challenges.ts';
 import { createAcmeClient, createAcmeTransport } from './client.ts';
-import { challengeDirFor, type AcmeConfig } from './config.ts';
+import type { AcmeConfig } from './config.ts';
 import { createDnsHook, dnsRecordName } from './dns01.ts';
 import { AcmeError, AcmeErrorCodes } from './errors.ts';
 
 export interface AcmeIssuerDeps {
   readonly config: AcmeConfig;
-  /** certs.dir: the account lives in `<certsDir>/acme/`, tokens default to `acme-challenges` next to it. */
-  readonly certsDir: string;
+  /** Where the account (`acme/…`) and HTTP-01 tokens (`challenges/…`) are kept. */
+  readonly storage: Storage;
   readonly log: Logger;
   readonly clock: Clock;
 }
 
 export interface AcmeIssuer extends Issuer {
-  /** Where HTTP-01 tokens are written: the edge's challenge route must answer from this folder. */
-  readonly challengeDir: string;
   close(): void;
 }
 
@@ -36,27 +34,23 @@ type Challenge = Authorization['challenges'][number];
 
 /** Builds the issuer; throws AcmeError(EDGE_ERR_ACME_CONFIG) when the acme section cannot be used. */
 export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
-  const { config, clock } = deps;
+  const { config, clock, storage } = deps;
   const log = deps.log.child({ component: 'acme' });
-  const challengeDir = resolve(challengeDirFor(config, deps.certsDir));
-  const certsDir = resolve(deps.certsDir);
-  if (challengeDir === certsDir || challengeDir.startsWith(certsDir + sep)) {
-    throw new AcmeError(AcmeErrorCodes.CONFIG, '', `acme.challengeDir ${challengeDir} is inside certs.dir, where private keys live`);
-  }
   const transport = createAcmeTransport({ directoryUrl: config.directoryUrl, caFile: config.caFile, clock,
     requestTimeoutMs: config.requestTimeoutMs, retryMaxAttempts: config.retryMaxAttempts, maxRetryAfterSeconds: config.maxRetryAfterSeconds });
-  const tokens = createChallengeStore(challengeDir);
+  // Tokens go through the same storage the edge's challenge route answers from.
+  const tokens = createChallengeStore(storage);
   const dnsHook = config.dnsHook ? createDnsHook({ hookPath: config.dnsHook, timeoutMs: config.dnsHookTimeoutMs, log }) : null;
-  const paths = accountPaths(certsDir, config.directoryUrl);
+  const keys = accountKeys(config.directoryUrl);
   // One registered client per issuer; a failed registration is forgotten so the next attempt retries it.
   let account: Promise<acme.Client> | undefined;
 
   async function register(): Promise<acme.Client> {
-    const accountKey = await loadOrCreateAccountKey(paths, log);
-    const info = await readAccountInfo(paths);
+    const accountKey = await loadOrCreateAccountKey(storage, keys, log);
+    const info = await readAccountInfo(storage, keys);
     const client = createAcmeClient({ directoryUrl: config.directoryUrl, accountKey, accountUrl: info?.accountUrl, eab: config.eab,
       pollMinMs: config.pollMinMs, pollMaxMs: config.pollMaxMs, pollAttempts: config.pollAttempts });
-    await ensureAccount(client, { paths, directoryUrl: config.directoryUrl, email: config.email, clock, log });
+    await ensureAccount(client, { storage, keys, directoryUrl: config.directoryUrl, email: config.email, clock, log });
     return client;
   }
 
@@ -141,7 +135,6 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
 
   return {
     source: 'letsencrypt',
-    challengeDir,
     issue(req, signal) {
       if (!config.agreeTos) {
         return Promise.reject(new AcmeError(AcmeErrorCodes.TOS, req.name,

@@ -17,6 +17,7 @@ import { startDemoVm } from '../demo/server.ts';
 import { createLogger } from '../log.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
+import { storageFor } from '../storage/open.ts';
 import { createWorkerGroup } from './group.ts';
 
 export function workerCount(c: EdgeConfig): number {
@@ -29,9 +30,10 @@ export async function runPrimary(configFile: string): Promise<number> {
   const first = loadConfigFile(file);
   const { log, close: closeLog } = createLogger({ level: first.log.level, file: first.log.file });
   const clock = systemClock;
-  const store = createCertStore({ dir: first.certs.dir, log, clock });
+  const storage = storageFor(first, log);
+  const store = createCertStore({ storage, log, clock });
   // Certificates are served by the workers, which see the store change on their own.
-  const control = createControlPlane({ store, selfSigned: createSelfSignedIssuer({ clock }), log, clock, onStored: async () => {} });
+  const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock }), log, clock, onStored: async () => {} });
   let started = false;
   const group = createWorkerGroup({
     count: workerCount(first), log, prepareTimeoutMs: 60_000,
@@ -67,6 +69,7 @@ export async function runPrimary(configFile: string): Promise<number> {
       void (async () => {
         await group.stop(applier.current()!.shutdown.graceMs);
         await control.close();
+        await storage.close();
         await demo?.close();
         log.info('stopped');
         closeLog();

@@ -18,8 +18,6 @@ function isTimeZone(tz: string): boolean {
 }
 
 const RESERVED_NAMES = new Set(['default', 'acme']);
-// Re-exported for the certificate store until it imports routing/host.ts itself.
-export { isValidHostname };
 
 const port = (what: string) => z.number({ error: `expected a ${what} port number 1-65535` })
   .int({ error: 'expected 1-65535' }).min(1, { error: 'expected 1-65535' }).max(65535, { error: 'expected 1-65535' });

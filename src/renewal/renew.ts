@@ -2,8 +2,9 @@
  * Renew all: the one function that cron, `idcs-edge --renew-ssl` and any API call trigger. For each
  * certificate the config needs: decide (policy.ts), take the store lock, re-read and decide again inside it
  * (another process may have renewed meanwhile; certmagic config.go does the same), issue, store atomically.
- * A failure is recorded in meta.json and the old certificate keeps serving. The running edge picks up a
- * stored certificate through the store generation (tls/contexts.ts watch()), so there is no other hot-swap.
+ * A failure is recorded in the name's renewal state (tls/failures.ts), certificate or not, and the old
+ * certificate keeps serving. The running edge picks up a stored certificate through the store's change
+ * watch (tls/contexts.ts watch()), so there is no other hot-swap.
  * Uploaded certificates are never touched, only reported.
  */
 import { readFileSync } from 'node:fs';
@@ -98,10 +99,10 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
   const base = { name: t.name, source: t.source, before };
   const d = decide(t, first, clock.now(), opts);
   if (!d.due) return { ...base, after: before, action: 'skipped', reason: d.reason };
-  const waitUntil = first?.meta.nextAttemptAt;
-  if (!opts.force && waitUntil && Date.parse(waitUntil) > clock.now().getTime()) {
+  const failed = opts.force ? null : await store.failure(t.name);
+  if (failed && Date.parse(failed.nextAttemptAt) > clock.now().getTime()) {
     return { ...base, after: before, action: 'skipped',
-      reason: `${d.reason}; retrying after ${waitUntil} (${first.meta.failures ?? 1} failed attempt(s), last: ${first.meta.lastError?.message ?? 'unknown'})` };
+      reason: `${d.reason}; retrying after ${failed.nextAttemptAt} (${failed.failures} failed attempt(s), last: ${failed.lastError.message})` };
   }
   if (opts.dryRun) return { ...base, after: before, action: 'would-renew', reason: d.reason };
   const issuer = deps.issuers[t.source];
@@ -110,7 +111,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
       error: { code: ErrorCodes.ISSUE_FAILED, message: `no issuer for certSource ${t.source} is available in this process` } };
   }
 
-  return store.withLock(t.name, async (): Promise<RenewResult> => {
+  return store.withLock(t.name, async (lost): Promise<RenewResult> => {
     const now = clock.now();
     const current = await store.read(t.name);
     // Inside the lock: if another process stored a new certificate since we looked, its work stands.
@@ -121,18 +122,25 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
       }
     }
     try {
-      const issued = await issuer.issue({ name: t.name, names: t.names });
+      // Losing the lease (expired and taken over) aborts the order: the new holder is issuing now.
+      const issued = await issuer.issue({ name: t.name, names: t.names }, lost);
       const meta = await store.write(t.name, { ...issued, meta: { source: t.source } });
       log.info({ name: t.name, source: t.source, notAfter: meta.notAfter, reason: d.reason }, 'certificate renewed');
       return { ...base, after: meta.notAfter, action: 'renewed', reason: d.reason };
     } catch (err) {
       const error = errorOf(err);
-      const failures = (current?.meta.failures ?? 0) + 1;
+      if (lost.aborted) {
+        // Not this name's failure: the lease lapsed and whoever took it over is issuing (and will store) now.
+        log.error({ name: t.name, code: error.code, err: error.message }, 'certificate renewal abandoned: the lock was lost');
+        return { ...base, after: current?.meta.notAfter ?? null, action: 'failed', reason: d.reason, error };
+      }
+      const failures = ((await store.failure(t.name).catch(() => null))?.failures ?? 0) + 1;
       // An ACME error carries the problem type and, on rate limits, the CA's Retry-After (seconds).
       const { problemType, retryAfter } = err as { problemType?: string; retryAfter?: number };
       const next = nextAttemptAt(now, failures, retryAfter).toISOString();
-      // The old certificate stays in place; only its meta learns about the failure (for `idcs-edge certs`).
-      await store.updateMeta(t.name, { lastError: { at: now.toISOString(), ...error, ...(problemType ? { problemType } : {}) }, failures, nextAttemptAt: next })
+      // The old certificate (if any) stays in place; the failure is kept for the backoff and `idcs-edge certs`.
+      await store.recordFailure({ name: t.name, source: t.source, failures, nextAttemptAt: next,
+        lastError: { at: now.toISOString(), ...error, ...(problemType ? { problemType } : {}) } })
         .catch((e: Error) => log.error({ name: t.name, err: e.message }, 'cannot record the renewal failure'));
       log.error({ name: t.name, source: t.source, code: error.code, problemType, err: error.message, failures, nextAttemptAt: next }, 'certificate renewal failed');
       return { ...base, after: current?.meta.notAfter ?? null, action: 'failed', reason: d.reason, error };

@@ -42,9 +42,6 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
   const { log, clock } = o;
   const queue = new Map<string, RenewTarget>();
   const retries = new Map<string, NodeJS.Timeout>();
-  // Names that never had a certificate keep no meta in the store, so their backoff lives here: without
-  // it, every config reload would ask the CA again and run into its failed-validation limit.
-  const unstoredFailures = new Map<string, { failures: number; until: number }>();
   let worker: Promise<void> | null = null;
   let started = false;
   let closed = false;
@@ -65,15 +62,11 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
 
   const scheduleRetries = async (results: readonly RenewResult[]) => {
     for (const r of results) {
-      if (r.action === 'renewed') unstoredFailures.delete(r.name);
       if (r.action !== 'failed' || closed) continue;
-      const meta = (await o.deps().store.read(r.name).catch(() => null))?.meta;
-      let at = meta?.nextAttemptAt ? Date.parse(meta.nextAttemptAt) : NaN;
-      if (Number.isNaN(at)) {
-        const failures = (unstoredFailures.get(r.name)?.failures ?? 0) + 1;
-        at = clock.now().getTime() + retryBackoffMs(failures);
-        unstoredFailures.set(r.name, { failures, until: at });
-      }
+      // The backoff is in the store (for names with and without a certificate), so a restart keeps it. A
+      // failure that recorded none (a busy lock, no issuer) is retried after the first backoff step.
+      const failed = await o.deps().store.failure(r.name).catch(() => null);
+      const at = Math.max((failed && Date.parse(failed.nextAttemptAt)) || 0, clock.now().getTime() + retryBackoffMs(1));
       clearTimeout(retries.get(r.name));
       const delay = Math.max(0, at - clock.now().getTime());
       // Retries further out than a day are left to the daily scan.
@@ -109,11 +102,7 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
 
   const request = (target: RenewTarget, reason: string) => {
     if (closed) return;
-    const backoff = unstoredFailures.get(target.name);
-    if (backoff && backoff.until > clock.now().getTime()) {
-      log.debug({ name: target.name, until: new Date(backoff.until).toISOString() }, 'certificate request backing off');
-      return;
-    }
+    // A name backing off after a failure is skipped by renewAll, which reads the backoff from the store.
     if (!queue.has(target.name)) log.info({ name: target.name, source: target.source, reason }, 'certificate requested');
     queue.set(target.name, target);
     if (started) worker ??= drain().finally(() => { worker = null; });

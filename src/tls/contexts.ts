@@ -17,7 +17,7 @@ import type { CertTarget, RouteTable } from '../routing/table.ts';
 import { coversAll, parseCertPem } from './certinfo.ts';
 import type { Issuer, StoredCert } from './issuer.ts';
 import { DEFAULT_CERT_HOST, DEFAULT_CERT_NAME } from './selfsigned.ts';
-import { watchGeneration, type CertStore } from './store.ts';
+import type { CertStore } from './store.ts';
 import { validateUpload } from './upload.ts';
 
 /** One certificate the index serves, and the route domains that select it. */
@@ -63,8 +63,6 @@ export interface CertManagerOptions {
   readonly clock: Clock;
   readonly selfSigned: Issuer;
   readonly onMissingManaged?: MissingManagedHook;
-  /** Store generation poll interval for watch() (default 500 ms). */
-  readonly watchIntervalMs?: number;
 }
 
 export interface CertManager {
@@ -80,7 +78,7 @@ export interface CertManager {
   servedCertificates(): readonly ServedCert[];
   /** Re-reads store-backed certificates and swaps in those whose fingerprint changed; resolves to how many. */
   refresh(): Promise<number>;
-  /** Refreshes whenever the store's generation changes (another process renewed). */
+  /** Refreshes whenever the store reports a change (another process renewed). */
   watch(): void;
   close(): Promise<void>;
 }
@@ -273,7 +271,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     servedCertificates: () => (active?.certs ?? []).map(({ context: _c, fromStore: _f, wanted: _w, routeSource: _r, ...served }) => Object.freeze(served)),
     refresh,
     watch() {
-      watcher ??= watchGeneration(store.dir, () => { void refresh(); }, { intervalMs: opts.watchIntervalMs ?? 500 });
+      watcher ??= store.watch(() => { void refresh(); });
     },
     async close() {
       watcher?.close();

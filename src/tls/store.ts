@@ -1,64 +1,62 @@
 /**
- * The certificate store: `<dir>/<name>/{key.pem,cert.pem,meta.json}`, a wildcard `*.a.b` kept in folder
- * `_wildcard_.a.b`. Every file is replaced atomically; the key is written first and meta.json last, so
- * meta.json is the commit point: a reader that finds a meta whose fingerprint does not match the
- * certificate, or a key that does not match, is looking at an interrupted or in-progress write.
- * Every certificate write bumps `<dir>/.generation` so other processes (the running edge, while
- * `idcs-edge --renew-ssl` renews) notice cheaply. Per-name locks live in `<dir>/.locks/`.
- * Certificate material is never logged.
+ * The certificate store, on a Storage: `certs/<folder>/{key.pem,cert.pem,meta.json}`, a wildcard `*.a.b`
+ * kept in folder `_wildcard_.a.b`. Every value is replaced atomically; the key is written first and
+ * meta.json last, so meta.json is the commit point: a reader that finds a meta whose fingerprint does not
+ * match the certificate, or a key that does not match, is looking at an interrupted or in-progress write.
+ * Per-name leases (`certs/<folder>`) keep two renewers from issuing one name at once; storage.watch tells
+ * other processes (the running edge, while `idcs-edge --renew-ssl` renews) that something changed.
+ * Renewal failures live beside it (failures.ts). Certificate material is never logged.
  */
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { Clock } from '../clock.ts';
-import { isValidHostname } from '../config/schema.ts';
-import { CertError, ErrorCodes } from '../errors.ts';
+import { isValidHostname } from '../routing/host.ts';
+import { CertError, ErrorCodes, LockTimeoutError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { ensurePrivateDir, writeFileAtomic } from './atomic.ts';
+import type { Storage, Watcher } from '../storage/contract.ts';
 import { infoOf } from './certinfo.ts';
+import { createFailureState, failureFromMeta, type RenewalFailure } from './failures.ts';
 import type { CertMeta, StoredCert } from './issuer.ts';
-import { acquireFileLock, LockTimeout } from './lock.ts';
 
 /** What a caller says about a certificate it stores; the facts the certificate itself states are derived. */
-export type CertMetaInput = Pick<CertMeta, 'source'> & Partial<Pick<CertMeta, 'lastError' | 'nextAttemptAt' | 'failures'>>;
+export type CertMetaInput = Pick<CertMeta, 'source'>;
 
 export interface CertStore {
-  readonly dir: string;
   /** The stored certificate, or null when there is none (or only an interrupted write). */
   read(name: string): Promise<StoredCert | null>;
-  /** Stores key, certificate and meta atomically (in that order) and bumps the generation. Returns the meta written. */
+  /** Stores key, certificate and meta atomically (in that order) and clears the name's failure state. Returns the meta written. */
   write(name: string, cert: { certPem: string; keyPem: string; meta: CertMetaInput }): Promise<CertMeta>;
-  /** Merges `patch` into meta.json atomically; null when no certificate is stored under the name. */
-  updateMeta(name: string, patch: Partial<Omit<CertMeta, 'name' | 'fingerprint256'>>): Promise<CertMeta | null>;
-  /** Meta of every stored certificate, by name. */
+  /** Meta of every stored certificate, by folder order. */
   list(): Promise<CertMeta[]>;
   /**
-   * Runs `fn` holding the cross-process lock for `name`; throws CertError EDGE_ERR_CERT_LOCKED after `waitMs`.
-   * Re-read the store inside: another process may have finished the same work while we waited.
+   * Runs `fn` holding the lease for `name`; throws CertError EDGE_ERR_CERT_LOCKED after `waitMs`. `fn` gets
+   * the lease's `lost` signal (pass it to the issuer). Re-read the store inside: another process may have
+   * finished the same work while we waited.
    */
-  withLock<T>(name: string, fn: () => Promise<T>, opts?: { waitMs?: number }): Promise<T>;
-  /** The current generation (0 before the first write). */
-  generation(): Promise<string>;
+  withLock<T>(name: string, fn: (lost: AbortSignal) => Promise<T>, opts?: { waitMs?: number }): Promise<T>;
+  /** The name's last renewal failure and backoff, whether or not a certificate is stored; null when none. */
+  failure(name: string): Promise<RenewalFailure | null>;
+  recordFailure(failure: RenewalFailure): Promise<void>;
+  /** Every recorded failure (names with and without a stored certificate). */
+  failures(): Promise<RenewalFailure[]>;
+  /** Calls `onChange` after certificates change, in this process or another one sharing the storage. */
+  watch(onChange: () => void): Watcher;
+  /** Where certificates are kept, for messages. */
+  describe(): string;
 }
 
 export interface CertStoreOptions {
-  readonly dir: string;
+  readonly storage: Storage;
   readonly log: Logger;
   readonly clock: Clock;
-  /** A lock untouched this long is abandoned (default 10 minutes). */
-  readonly staleLockMs?: number;
-  readonly lockPollMs?: number;
+  /** How long withLock waits for another holder (default 120 s). */
   readonly lockWaitMs?: number;
 }
-
-const GENERATION = '.generation';
 
 /** The folder a certificate name is kept in: `*.a.b` -> `_wildcard_.a.b`. Throws for names that are not DNS names. */
 export function storeFolderName(name: string): string {
   const n = name.toLowerCase();
   const rest = n.startsWith('*.') ? n.slice(2) : n;
-  // Also what keeps `../x` and `a/b` out of the path.
+  // Also what keeps `../x` and `a/b` out of the key.
   if (!isValidHostname(rest)) throw new CertError(ErrorCodes.CERT_STORE, name, `not a certificate name: ${JSON.stringify(name)}`);
   return n.startsWith('*.') ? `_wildcard_.${rest}` : n;
 }
@@ -67,28 +65,22 @@ function nameOfFolder(folder: string): string {
   return folder.startsWith('_wildcard_.') ? `*.${folder.slice('_wildcard_.'.length)}` : folder;
 }
 
-async function readOrNull(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
+const text = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
 
-/** Opens the store (the directory is created 0700 on first write). */
+/** Opens the store over `storage`; nothing is read until asked. */
 export function createCertStore(opts: CertStoreOptions): CertStore {
-  const dir = resolve(opts.dir);
-  const { log, clock } = opts;
-  const folderOf = (name: string) => join(dir, storeFolderName(name));
+  const { storage, log, clock } = opts;
+  const where = storage.describe();
+  const keyOf = (name: string, file: string) => `certs/${storeFolderName(name)}/${file}`;
+  const failures = createFailureState(storage, storeFolderName, nameOfFolder);
   const storeError = (name: string, what: string, err: unknown) =>
-    new CertError(ErrorCodes.CERT_STORE, name, `cannot ${what} certificate ${name} in ${dir}: ${(err as Error).message}`, { cause: err });
+    new CertError(ErrorCodes.CERT_STORE, name, `cannot ${what} certificate ${name} in ${where}: ${(err as Error).message}`, { cause: err });
 
-  const readOnce = async (name: string, folder: string): Promise<StoredCert | null | 'torn'> => {
-    const [metaText, certPem, keyPem] = await Promise.all(
-      [readOrNull(join(folder, 'meta.json')), readOrNull(join(folder, 'cert.pem')), readOrNull(join(folder, 'key.pem'))]);
+  const readOnce = async (name: string): Promise<StoredCert | null | 'torn'> => {
+    const [metaText, certPem, keyPem] = (await Promise.all(
+      [storage.get(keyOf(name, 'meta.json')), storage.get(keyOf(name, 'cert.pem')), storage.get(keyOf(name, 'key.pem'))])).map(text);
     if (metaText === null && certPem === null && keyPem === null) return null;
-    if (metaText === null || certPem === null || keyPem === null) return 'torn';
+    if (!metaText || !certPem || !keyPem) return 'torn';
     try {
       const meta = JSON.parse(metaText) as CertMeta;
       const x = new X509Certificate(certPem);
@@ -100,24 +92,18 @@ export function createCertStore(opts: CertStoreOptions): CertStore {
   };
 
   const read = async (name: string): Promise<StoredCert | null> => {
-    const folder = folderOf(name);
     try {
       // A torn read is usually a write in progress in another process (it takes milliseconds): look again.
       for (let attempt = 0; attempt < 5; attempt++) {
-        const r = await readOnce(name, folder);
+        const r = await readOnce(name);
         if (r !== 'torn') return r;
         await new Promise((res) => setTimeout(res, 20 * (attempt + 1)));
       }
     } catch (err) {
       throw storeError(name, 'read', err);
     }
-    log.warn({ name, dir }, 'stored certificate is incomplete (interrupted write?): treating it as missing');
+    log.warn({ name, store: where }, 'stored certificate is incomplete (interrupted write?): treating it as missing');
     return null;
-  };
-
-  const bumpGeneration = async () => {
-    // The token differs on every write, so two processes bumping at once still change the file.
-    await writeFileAtomic(join(dir, GENERATION), `${clock.now().toISOString()} ${process.pid} ${randomBytes(6).toString('hex')}\n`, 0o644);
   };
 
   const write: CertStore['write'] = async (name, cert) => {
@@ -132,18 +118,13 @@ export function createCertStore(opts: CertStoreOptions): CertStore {
     const meta: CertMeta = Object.freeze({
       name, source: cert.meta.source, names: info.names, notBefore: info.notBefore, notAfter: info.notAfter,
       issuer: info.issuer, fingerprint256: info.fingerprint256, storedAt: clock.now().toISOString(),
-      ...(cert.meta.lastError ? { lastError: cert.meta.lastError } : {}),
-      ...(cert.meta.nextAttemptAt ? { nextAttemptAt: cert.meta.nextAttemptAt } : {}),
-      ...(cert.meta.failures ? { failures: cert.meta.failures } : {}),
     });
-    const folder = folderOf(name);
     try {
-      await ensurePrivateDir(dir);
-      await ensurePrivateDir(folder);
-      await writeFileAtomic(join(folder, 'key.pem'), cert.keyPem, 0o600);
-      await writeFileAtomic(join(folder, 'cert.pem'), cert.certPem, 0o644);
-      await writeFileAtomic(join(folder, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`, 0o644);
-      await bumpGeneration();
+      await storage.put(keyOf(name, 'key.pem'), cert.keyPem, { secret: true });
+      await storage.put(keyOf(name, 'cert.pem'), cert.certPem);
+      await storage.put(keyOf(name, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+      // A stored certificate ends any backoff: the next failure counts from one again.
+      await failures.clear(name);
     } catch (err) {
       throw storeError(name, 'store', err);
     }
@@ -151,78 +132,70 @@ export function createCertStore(opts: CertStoreOptions): CertStore {
     return meta;
   };
 
-  const updateMeta: CertStore['updateMeta'] = async (name, patch) => {
-    const file = join(folderOf(name), 'meta.json');
+  const readMeta = async (name: string): Promise<CertMeta | null> => {
+    const raw = text(await storage.get(keyOf(name, 'meta.json')));
+    if (raw === null) return null;
     try {
-      const text = await readOrNull(file);
-      if (text === null) return null;
-      const meta: CertMeta = Object.freeze({ ...(JSON.parse(text) as CertMeta), ...patch, name });
-      await writeFileAtomic(file, `${JSON.stringify(meta, null, 2)}\n`, 0o644);
-      return meta;
-    } catch (err) {
-      throw storeError(name, 'update', err);
+      return Object.freeze({ ...(JSON.parse(raw) as CertMeta), name });
+    } catch {
+      log.warn({ name, store: where }, 'unreadable meta.json in the certificate store: skipped');
+      return null;
     }
   };
 
   const list = async (): Promise<CertMeta[]> => {
-    let entries: string[];
+    let keys: string[];
     try {
-      entries = await readdir(dir);
+      keys = await storage.list('certs');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw storeError('*', 'list', err);
     }
     const metas: CertMeta[] = [];
-    for (const folder of entries.filter((e) => !e.startsWith('.')).sort()) {
-      const text = await readOrNull(join(dir, folder, 'meta.json')).catch(() => null);
-      if (text === null) continue;
-      try {
-        metas.push(Object.freeze({ ...(JSON.parse(text) as CertMeta), name: nameOfFolder(folder) }));
-      } catch {
-        log.warn({ folder, dir }, 'unreadable meta.json in the certificate store: skipped');
-      }
+    for (const key of keys) {
+      const [, folder, file, ...deeper] = key.split('/');
+      if (file !== 'meta.json' || deeper.length > 0) continue;
+      const meta = await readMeta(nameOfFolder(folder!)).catch(() => null);
+      if (meta) metas.push(meta);
     }
     return metas;
   };
 
   const withLock: CertStore['withLock'] = async (name, fn, lockOpts) => {
-    const locks = join(dir, '.locks');
-    await ensurePrivateDir(dir);
-    await ensurePrivateDir(locks);
     const waitMs = lockOpts?.waitMs ?? opts.lockWaitMs ?? 120_000;
-    let release: () => Promise<void>;
+    let lease;
     try {
-      release = await acquireFileLock(join(locks, `${storeFolderName(name)}.lock`),
-        { waitMs, staleMs: opts.staleLockMs ?? 10 * 60_000, pollMs: opts.lockPollMs ?? 200 });
+      lease = await storage.lock(`certs/${storeFolderName(name)}`, { waitMs });
     } catch (err) {
-      if (err instanceof LockTimeout) {
+      if (err instanceof LockTimeoutError) {
         throw new CertError(ErrorCodes.CERT_LOCKED, name,
-          `certificate ${name} is locked by ${err.holder} (still busy after ${Math.round(waitMs / 1000)}s)`, { cause: err });
+          `certificate ${name} is locked by ${err.holderText} (still busy after ${Math.round(waitMs / 1000)}s)`, { cause: err });
       }
-      throw storeError(name, 'lock', err);
+      throw err instanceof CertError ? err : storeError(name, 'lock', err);
     }
     try {
-      return await fn();
+      return await fn(lease.lost);
     } finally {
-      await release();
+      // A failed release must not hide fn's result; the lease then lapses after its TTL.
+      await lease.release().catch((err: Error) => log.warn({ name, err: err.message }, 'certificate lock release failed'));
     }
   };
 
-  const generation = async () => (await readOrNull(join(dir, GENERATION)).catch(() => null))?.trim() || '0';
-
-  return Object.freeze({ dir, read, write, updateMeta, list, withLock, generation });
-}
-
-/**
- * Calls `onChange` when another writer bumps the store's generation. Polls (stat every `intervalMs`,
- * default 500 ms) rather than using inotify, which misses renames on some volumes and network file systems.
- */
-export function watchGeneration(dir: string, onChange: () => void, opts: { intervalMs?: number } = {}): { close(): void } {
-  const file = join(resolve(dir), GENERATION);
-  const listener = (curr: Stats, prev: Stats) => {
-    // Each bump is a rename, so the inode changes even when two bumps land in the same mtime tick.
-    if (curr.ino !== prev.ino || curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size) onChange();
+  const failure = async (name: string): Promise<RenewalFailure | null> => {
+    try {
+      const recorded = await failures.read(name);
+      if (recorded) return recorded;
+      const meta = await readMeta(name);
+      return meta ? failureFromMeta(meta) : null;
+    } catch (err) {
+      throw storeError(name, 'read the renewal state of', err);
+    }
   };
-  watchFile(file, { interval: opts.intervalMs ?? 500, persistent: false }, listener);
-  return { close: () => unwatchFile(file, listener) };
+
+  return Object.freeze({
+    read, write, list, withLock, failure,
+    recordFailure: (f: RenewalFailure) => failures.record(f).catch((err: unknown) => { throw storeError(f.name, 'record a failure for', err); }),
+    failures: () => failures.list().catch((err: unknown) => { throw storeError('*', 'list failures of', err); }),
+    watch: (onChange: () => void) => storage.watch('certs', onChange),
+    describe: () => where,
+  });
 }

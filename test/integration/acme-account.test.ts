@@ -10,14 +10,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { accountPaths, loadOrCreateAccountKey, type AccountInfo } from '../../src/acme/account.ts';
+import { accountKeys, loadOrCreateAccountKey, type AccountInfo } from '../../src/acme/account.ts';
 import { createChallengeResponder, handleChallengeRequest } from '../../src/acme/challenges.ts';
-import { acmeConfigSchema, challengeDirFor } from '../../src/acme/config.ts';
+import { acmeConfigSchema } from '../../src/acme/config.ts';
 import { AcmeError } from '../../src/acme/errors.ts';
 import { createAcmeIssuer } from '../../src/acme/issuer.ts';
 import { fixedClock, type Clock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
 import { pebbleSkipReason, startPebble, type Pebble } from '../helpers/pebble.ts';
+import { testStorage } from '../helpers/storage.ts';
 
 const skip = pebbleSkipReason();
 
@@ -27,9 +28,9 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-/** Pebble validating HTTP-01 against a responder for `<dir>/certs`' default challenge folder. */
+/** Pebble validating HTTP-01 against a responder on the storage of `<dir>/certs` (as the running edge would answer). */
 async function pebbleFor(t: TestContext, dir: string, opts: { eabKeys?: Record<string, string> } = {}): Promise<Pebble> {
-  const responder = createChallengeResponder(challengeDirFor({}, join(dir, 'certs')));
+  const responder = createChallengeResponder(testStorage(t, join(dir, 'certs')));
   const server = http.createServer((req, res) => {
     void handleChallengeRequest(responder, req, res).then((handled) => { if (!handled) res.writeHead(404).end(); });
   });
@@ -41,7 +42,8 @@ async function pebbleFor(t: TestContext, dir: string, opts: { eabKeys?: Record<s
 function issuer(t: TestContext, pebble: Pebble, dir: string, clock: Clock, extra: Record<string, unknown> = {}) {
   const config = acmeConfigSchema.parse({ directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, agreeTos: true,
     skipChallengeVerification: true, retryMaxAttempts: 0, pollMinMs: 20, pollMaxMs: 200, pollAttempts: 30, ...extra });
-  const i = createAcmeIssuer({ config, certsDir: join(dir, 'certs'), log: silentLogger(), clock });
+  // Its own storage client, as a separate process would have.
+  const i = createAcmeIssuer({ config, storage: testStorage(t, join(dir, 'certs')), log: silentLogger(), clock });
   t.after(() => i.close());
   return i;
 }
@@ -50,7 +52,9 @@ describe('ACME account', { skip }, () => {
   it('is registered once and reused by a second issuer on the same certs folder; the key is 0600', async (t) => {
     const dir = tempDir(t);
     const pebble = await pebbleFor(t, dir);
-    const paths = accountPaths(join(dir, 'certs'), pebble.directoryUrl);
+    // Where the previous version kept the account: existing installs keep theirs.
+    const keys = accountKeys(pebble.directoryUrl);
+    const paths = { dir: join(dir, 'certs', 'acme'), keyPath: join(dir, 'certs', keys.key), infoPath: join(dir, 'certs', keys.info) };
 
     await issuer(t, pebble, dir, fixedClock('2025-01-01T00:00:00Z')).issue({ name: 'one.example.com', names: ['one.example.com'] });
     const key1 = readFileSync(paths.keyPath);
@@ -89,12 +93,17 @@ describe('ACME account', { skip }, () => {
 });
 
 describe('ACME account key creation', () => {
-  it('two concurrent first uses end with one key, the same for both', async (t) => {
+  it('concurrent first uses (two clients, and two callers in one) end with one key, the same for all', async (t) => {
     const dir = tempDir(t);
-    const paths = accountPaths(join(dir, 'certs'), 'https://ca.example/dir');
-    const [a, b] = await Promise.all([loadOrCreateAccountKey(paths, silentLogger()), loadOrCreateAccountKey(paths, silentLogger())]);
+    const one = testStorage(t, join(dir, 'certs'));
+    const two = testStorage(t, join(dir, 'certs'));
+    const keys = accountKeys('https://ca.example/dir');
+    const [a, b, c] = await Promise.all([loadOrCreateAccountKey(one, keys, silentLogger()), loadOrCreateAccountKey(two, keys, silentLogger()),
+      loadOrCreateAccountKey(one, keys, silentLogger())]);
     assert.deepEqual(a, b);
-    assert.deepEqual(readFileSync(paths.keyPath), a);
-    assert.notEqual(accountPaths(join(dir, 'certs'), 'https://other.example/dir').keyPath, paths.keyPath);
+    assert.deepEqual(a, c);
+    assert.deepEqual(await two.get(keys.key), a);
+    assert.equal(statSync(join(dir, 'certs', keys.key)).mode & 0o777, 0o600);
+    assert.notEqual(accountKeys('https://other.example/dir').key, keys.key);
   });
 });

@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { PeerCertificate } from 'node:tls';
 import { fixedClock } from '../../src/clock.ts';
-import { silentLogger } from '../../src/log.ts';
-import { createCertStore } from '../../src/tls/store.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { peerCertificate, refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
 import { pebbleSkipReason, startPebble, writeDnsHook, type Pebble } from '../helpers/pebble.ts';
+import { testCertStore } from '../helpers/storage.ts';
 
 const skip = pebbleSkipReason();
 
@@ -50,7 +49,7 @@ describe('Let\'s Encrypt through the edge (Pebble)', { skip }, () => {
     };
     // Hold the certificate's lock, as a second renewer would: issuance must wait, and the handshake must not.
     const dir = mkdtempSync(join(tmpdir(), 'edge-acme-edge-'));
-    const store = createCertStore({ dir: join(dir, 'certs'), log: silentLogger(), clock: fixedClock(new Date()) });
+    const store = testCertStore(t, join(dir, 'certs'), fixedClock(new Date()));
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
     let locked!: () => void;

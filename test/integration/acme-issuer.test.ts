@@ -17,6 +17,7 @@ import { createAcmeIssuer } from '../../src/acme/issuer.ts';
 import { systemClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
 import { pebbleSkipReason, startPebble, writeDnsHook, type Pebble } from '../helpers/pebble.ts';
+import { testStorage } from '../helpers/storage.ts';
 
 const skip = pebbleSkipReason();
 
@@ -46,7 +47,7 @@ function issuerFor(t: TestContext, pebble: Pebble, dir: string, extra: Record<st
     // The self-check would ask the system resolver and port 80; Pebble's own validation is what we test.
     skipChallengeVerification: true, retryMaxAttempts: 0, pollMinMs: 20, pollMaxMs: 200, pollAttempts: 30, ...extra,
   });
-  const issuer = createAcmeIssuer({ config, certsDir: join(dir, 'certs'), log: silentLogger(), clock: systemClock });
+  const issuer = createAcmeIssuer({ config, storage: testStorage(t, join(dir, 'certs')), log: silentLogger(), clock: systemClock });
   t.after(() => issuer.close());
   return issuer;
 }
@@ -66,11 +67,11 @@ async function assertChainsToPebble(pebble: Pebble, certPem: string, names: stri
 describe('ACME issuer against Pebble', { skip }, () => {
   it('issues over HTTP-01 validated through our responder, then removes the token', async (t) => {
     const dir = tempDir(t);
-    const challengeDir = challengeDirFor({}, join(dir, 'certs'));
-    const { port, seen } = await challengeListener(t, createChallengeResponder(challengeDir));
+    // The responder is another storage client on the same folders, as the running edge would be.
+    const responderStorage = testStorage(t, join(dir, 'certs'));
+    const { port, seen } = await challengeListener(t, createChallengeResponder(responderStorage));
     const pebble = await startPebble(t, { httpPort: port, certificateValidityPeriod: 10 * 86_400 });
     const issuer = issuerFor(t, pebble, dir);
-    assert.equal(issuer.challengeDir, challengeDir);
 
     const cert = await issuer.issue({ name: 'app.example.com', names: ['app.example.com'] });
 
@@ -81,12 +82,13 @@ describe('ACME issuer against Pebble', { skip }, () => {
     assert.match(cert.keyPem, /BEGIN (EC )?PRIVATE KEY/);
     // Pebble really fetched the token from us, with the port in Host (the edge must strip it when routing).
     assert.ok(seen.some((s) => s.host === `app.example.com:${port}` && s.url?.startsWith('/.well-known/acme-challenge/')));
-    assert.deepEqual(readdirSync(challengeDir), []);
+    assert.deepEqual(await responderStorage.list('challenges'), []);
+    assert.deepEqual(readdirSync(challengeDirFor({}, join(dir, 'certs'))), [], 'the token file is gone from the challenge folder');
   });
 
   it('issues a wildcard over DNS-01 through the DNS hook (and its apex over HTTP-01), and clears the record', async (t) => {
     const dir = tempDir(t);
-    const { port } = await challengeListener(t, createChallengeResponder(challengeDirFor({}, join(dir, 'certs'))));
+    const { port } = await challengeListener(t, createChallengeResponder(testStorage(t, join(dir, 'certs'))));
     const pebble = await startPebble(t, { httpPort: port });
     const hook = writeDnsHook(dir, pebble.mgmtUrl);
     const issuer = issuerFor(t, pebble, dir, { dnsHook: hook.path });
@@ -121,7 +123,7 @@ describe('ACME issuer against Pebble', { skip }, () => {
 
   it('fails a DNS-01 challenge with EDGE_ERR_ACME_DNS carrying the hook stderr, or without a hook', async (t) => {
     const dir = tempDir(t);
-    const { port } = await challengeListener(t, createChallengeResponder(join(dir, 'unused')));
+    const { port } = await challengeListener(t, createChallengeResponder(testStorage(t, join(dir, 'unused', 'certs'))));
     const pebble = await startPebble(t, { httpPort: port });
     const { writeFileSync } = await import('node:fs');
     const failing = join(dir, 'failing-hook.sh');
@@ -142,7 +144,7 @@ describe('ACME issuer against Pebble', { skip }, () => {
 
   it('reports a name the CA refuses as EDGE_ERR_ACME_REJECTED', async (t) => {
     const dir = tempDir(t);
-    const { port } = await challengeListener(t, createChallengeResponder(join(dir, 'unused')));
+    const { port } = await challengeListener(t, createChallengeResponder(testStorage(t, join(dir, 'unused', 'certs'))));
     const pebble = await startPebble(t, { httpPort: port, domainBlocklist: ['blocked.example'] });
 
     const err = await issuerFor(t, pebble, dir).issue({ name: 'www.blocked.example', names: ['www.blocked.example'] })

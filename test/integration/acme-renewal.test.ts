@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { PeerCertificate } from 'node:tls';
 import { fixedClock } from '../../src/clock.ts';
-import { silentLogger } from '../../src/log.ts';
 import { makeSelfSigned } from '../../src/tls/selfsigned.ts';
-import { createCertStore } from '../../src/tls/store.ts';
 import { makeCa, makeLeaf } from '../helpers/certs.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { peerCertificate, refusedPort, startBackend, waitFor } from '../helpers/net.ts';
 import { pebbleSkipReason, startPebble, type Pebble } from '../helpers/pebble.ts';
+import { testCertStore } from '../helpers/storage.ts';
 
 const skip = pebbleSkipReason();
 const DAY_MS = 86_400_000;
@@ -76,7 +75,7 @@ describe('Let\'s Encrypt renewal (Pebble)', { skip }, () => {
     const clock = fixedClock(new Date());
     const dir = mkdtempSync(join(tmpdir(), 'edge-acme-sched-'));
     // A self-signed certificate that is fresh even 80 days from now.
-    const store = createCertStore({ dir: join(dir, 'certs'), log: silentLogger(), clock });
+    const store = testCertStore(t, join(dir, 'certs'), clock);
     const fresh = await makeSelfSigned(['fresh.example.com'], { clock: fixedClock(new Date(Date.now() + 80 * DAY_MS)), validityDays: 365 });
     await store.write('fresh.example.com', { ...fresh, meta: { source: 'self-signed' } });
     const { logs } = await startTestEdge(t, {
@@ -109,7 +108,7 @@ describe('Let\'s Encrypt renewal (Pebble)', { skip }, () => {
     const pebble = await startPebble(t, { httpPort: await refusedPort() });
     const b = await startBackend(t, 'vm');
     const dir = mkdtempSync(join(tmpdir(), 'edge-acme-fail-'));
-    const store = createCertStore({ dir: join(dir, 'certs'), log: silentLogger(), clock: fixedClock(new Date()) });
+    const store = testCertStore(t, join(dir, 'certs'), fixedClock(new Date()));
     // The certificate issued long ago, 5 days before expiry.
     const ca = await makeCa({ cn: 'Earlier CA' });
     const old = await makeLeaf({ ca, names: ['app.example.com'], notBefore: new Date(Date.now() - 85 * DAY_MS), notAfter: new Date(Date.now() + 5 * DAY_MS) });
@@ -139,8 +138,8 @@ describe('Let\'s Encrypt renewal (Pebble)', { skip }, () => {
     assert.equal(forced.code, 1, forced.stdout + forced.stderr);
     assert.match(forced.stdout, /app\.example\.com\s+letsencrypt\s+.*?failed\s+.*EDGE_ERR_ACME_UNAUTHORIZED/);
     assert.equal((await peerCertificate(edge.httpsPort!, 'app.example.com')).fingerprint256, servedOld.fingerprint256, 'still the old certificate');
-    const meta = (await store.read('app.example.com'))!.meta;
-    assert.equal(meta.lastError?.code, 'EDGE_ERR_ACME_UNAUTHORIZED');
-    assert.ok(Date.parse(meta.nextAttemptAt!) > Date.now(), 'the next attempt is backed off');
+    const failure = (await store.failure('app.example.com'))!;
+    assert.equal(failure.lastError.code, 'EDGE_ERR_ACME_UNAUTHORIZED');
+    assert.ok(Date.parse(failure.nextAttemptAt) > Date.now(), 'the next attempt is backed off');
   });
 });

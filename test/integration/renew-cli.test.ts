@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fixedClock } from '../../src/clock.ts';
-import { silentLogger } from '../../src/log.ts';
 import { makeSelfSigned } from '../../src/tls/selfsigned.ts';
-import { createCertStore } from '../../src/tls/store.ts';
 import { makeLeaf, writeTemp } from '../helpers/certs.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { peerCertificate, startBackend, waitFor } from '../helpers/net.ts';
+import { testCertStore } from '../helpers/storage.ts';
 
 const DAY = 86_400_000;
 
@@ -27,7 +26,7 @@ describe('--renew-ssl', () => {
     ] };
     const { edge, configFile, dir } = await startTestEdge(t, doc);
     // Put a certificate that expires in 5 days in the store, as if it had been made long ago.
-    const store = createCertStore({ dir: `${dir}/certs`, log: silentLogger(), clock: fixedClock(new Date()) });
+    const store = testCertStore(t, `${dir}/certs`, fixedClock(new Date()));
     const old = await makeSelfSigned(['app.example.com'], { clock: fixedClock(new Date(Date.now() - 360 * DAY)), validityDays: 365 });
     await store.write('app.example.com', { certPem: old.certPem, keyPem: old.keyPem, meta: { source: 'self-signed' } });
     const servedOld = await waitFor('the edge to serve the stored certificate', async () => {
@@ -63,8 +62,12 @@ describe('--renew-ssl', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no certificate named nope\.example\.com/);
 
+    // A name whose first issuance failed has no certificate, but `certs` shows its last error.
+    await store.recordFailure({ name: 'new.example.com', source: 'letsencrypt', failures: 1, nextAttemptAt: new Date(Date.now() + 60_000).toISOString(),
+      lastError: { at: '2025-03-01T10:00:00.000Z', code: 'EDGE_ERR_ACME_UNAUTHORIZED', message: 'DNS points elsewhere' } });
     const list = await runCli(['certs', '--config', configFile]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /app\.example\.com\s+self-signed\s+\S+ \S+\s+(364|365)/);
+    assert.match(list.stdout, /new\.example\.com\s+letsencrypt\s+-\s+-\s+2025-03-01 10:00 EDGE_ERR_ACME_UNAUTHORIZED: DNS points elsewhere \(no certificate yet\)/);
   });
 });

@@ -17,15 +17,16 @@ import { buildRouteTable } from '../../src/routing/table.ts';
 import { createCertManager, type CertManager } from '../../src/tls/contexts.ts';
 import { createSelfSignedIssuer, makeSelfSigned } from '../../src/tls/selfsigned.ts';
 import { createCertStore, type CertStore } from '../../src/tls/store.ts';
+import { testStorage } from '../helpers/storage.ts';
 import { makeCa, makeLeaf, tempDir, writeTemp, type TestCa, type TestLeaf } from '../helpers/certs.ts';
 import { peerCertificate, waitFor } from '../helpers/net.ts';
 
 const NODE = resolve('node_modules/.bin/node');
 
-function manager(dir: string, extra: Partial<Parameters<typeof createCertManager>[0]> = {}): { store: CertStore; certs: CertManager } {
+function manager(t: TestContext, dir: string, extra: Partial<Parameters<typeof createCertManager>[0]> = {}): { store: CertStore; certs: CertManager } {
   const log = silentLogger();
-  const store = createCertStore({ dir, log, clock: systemClock });
-  const certs = createCertManager({ store, log, clock: systemClock, selfSigned: createSelfSignedIssuer({ clock: systemClock }), watchIntervalMs: 50, ...extra });
+  const store = createCertStore({ storage: testStorage(t, dir), log, clock: systemClock });
+  const certs = createCertManager({ store, log, clock: systemClock, selfSigned: createSelfSignedIssuer({ clock: systemClock }), ...extra });
   return { store, certs };
 }
 
@@ -68,7 +69,7 @@ describe('SNI certificate selection', () => {
 
   it('serves the exact, wildcard, uploaded and default certificates to real clients', async (t) => {
     const files = await writeTemp(t, { 'shop.pem': shop.chainPem, 'shop.key': shop.keyPem });
-    const { certs } = manager(join(await tempDir(t), 'certs'));
+    const { certs } = manager(t, join(await tempDir(t), 'certs'));
     const table = buildRouteTable(validateConfig({ proxies: proxies({ certFile: files.path('shop.pem'), keyFile: files.path('shop.key') }) }));
     certs.activate(await certs.prepare(table));
     const port = await serve(t, certs);
@@ -100,9 +101,9 @@ describe('SNI certificate selection', () => {
   it('reuses stored self-signed certificates across restarts', async (t) => {
     const dir = join(await tempDir(t), 'certs');
     const table = buildRouteTable(validateConfig({ proxies: [{ domain: 'app.example.com', target: '10.0.0.5', ssl: true }] }));
-    const first = manager(dir).certs;
+    const first = manager(t, dir).certs;
     first.activate(await first.prepare(table));
-    const second = manager(dir).certs;
+    const second = manager(t, dir).certs;
     second.activate(await second.prepare(table));
     const port = await serve(t, second);
     const served = await peerCertificate(port, 'app.example.com');
@@ -112,7 +113,7 @@ describe('SNI certificate selection', () => {
 
   it('refuses the config with every bad upload named by its path', async (t) => {
     const files = await writeTemp(t, { 'wrong.pem': wrong.certPem, 'wrong.key': wrong.keyPem });
-    const { certs } = manager(join(await tempDir(t), 'certs'));
+    const { certs } = manager(t, join(await tempDir(t), 'certs'));
     const table = buildRouteTable(validateConfig({ proxies: [
       { domain: 'app.example.com', target: '10.0.0.5', ssl: true },
       { domain: 'shop.example.com', target: '10.0.0.6', ssl: true, certSource: 'upload', certFile: files.path('wrong.pem'), keyFile: files.path('wrong.key') },
@@ -130,7 +131,7 @@ describe('SNI certificate selection', () => {
 
   it('serves a certificate written to the store after refresh()', async (t) => {
     const dir = join(await tempDir(t), 'certs');
-    const { certs, store } = manager(dir);
+    const { certs, store } = manager(t, dir);
     certs.activate(await certs.prepare(buildRouteTable(validateConfig({ proxies: [{ domain: 'app.example.com', target: '10.0.0.5', ssl: true }] }))));
     const port = await serve(t, certs);
     const before = await peerCertificate(port, 'app.example.com');
@@ -146,7 +147,7 @@ describe('SNI certificate selection', () => {
   it('serves a certificate another process stored, without refresh() or restart (watch)', async (t) => {
     const dir = join(await tempDir(t), 'certs');
     const missing: string[] = [];
-    const { certs } = manager(dir, { onMissingManaged: (m) => missing.push(`${m.name}: ${m.reason}`) });
+    const { certs } = manager(t, dir, { onMissingManaged: (m) => missing.push(`${m.name}: ${m.reason}`) });
     const config = validateConfig({ acme: { agreeTos: true }, proxies: [{ domain: 'secure.example.com', target: '10.0.0.5', ssl: true, certSource: 'letsencrypt' }] });
     certs.activate(await certs.prepare(buildRouteTable(config)));
     certs.watch();
@@ -161,10 +162,13 @@ describe('SNI certificate selection', () => {
     const issued = await makeLeaf({ ca, names: ['secure.example.com'] });
     const code = `
       const { createCertStore } = await import(${JSON.stringify(resolve('src/tls/store.ts'))});
+      const { storageFor } = await import(${JSON.stringify(resolve('src/storage/open.ts'))});
       const { silentLogger } = await import(${JSON.stringify(resolve('src/log.ts'))});
-      const store = createCertStore({ dir: ${JSON.stringify(dir)}, log: silentLogger(), clock: { now: () => new Date() } });
+      const storage = storageFor({ certs: { dir: ${JSON.stringify(dir)} } }, silentLogger());
+      const store = createCertStore({ storage, log: silentLogger(), clock: { now: () => new Date() } });
       await store.withLock('secure.example.com', () => store.write('secure.example.com',
-        { certPem: process.env.CERT, keyPem: process.env.KEY, meta: { source: 'letsencrypt' } }));`;
+        { certPem: process.env.CERT, keyPem: process.env.KEY, meta: { source: 'letsencrypt' } }));
+      await storage.close();`;
     const child = spawn(NODE, ['--input-type=module', '-e', code], { stdio: 'inherit', env: { ...process.env, CERT: issued.chainPem, KEY: issued.keyPem } });
     t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
     assert.equal(await new Promise((r) => child.once('exit', r)), 0);

@@ -59,6 +59,8 @@ describe('acme requirements across the config', () => {
   it('the challenge folder may not be inside certs.dir', () => {
     const issues = acmeRequirementIssues(parsed({ agreeTos: true, challengeDir: '/srv/certs/ch' }), [le('a.example.com')], '/srv/certs');
     assert.deepEqual(issues.map((i) => i.path), [['acme', 'challengeDir']]);
+    // Also without letsencrypt proxies: every start opens the storage on these folders.
+    assert.deepEqual(acmeRequirementIssues(parsed({ challengeDir: '/srv/certs' }), [], '/srv/certs').map((i) => i.path), [['acme', 'challengeDir']]);
   });
   it('default challenge folder sits next to certs.dir', () => {
     assert.equal(challengeDirFor({}, '/srv/edge/certs'), '/srv/edge/acme-challenges');

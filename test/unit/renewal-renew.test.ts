@@ -10,9 +10,10 @@ import { renewAll, renewalTargets, type RenewTarget } from '../../src/renewal/re
 import { buildRouteTable } from '../../src/routing/table.ts';
 import type { Issuer } from '../../src/tls/issuer.ts';
 import { createSelfSignedIssuer, makeSelfSigned } from '../../src/tls/selfsigned.ts';
-import { createCertStore, type CertStore } from '../../src/tls/store.ts';
+import type { CertStore } from '../../src/tls/store.ts';
 import { makeLeaf, tempDir, writeTemp, type TestLeaf } from '../helpers/certs.ts';
 import { waitFor } from '../helpers/net.ts';
+import { testCertStore } from '../helpers/storage.ts';
 
 const APP: RenewTarget = { name: 'app.example.com', names: ['app.example.com'], source: 'self-signed' };
 const WILD: RenewTarget = { name: '*.user1.example.com', names: ['*.user1.example.com'], source: 'self-signed' };
@@ -21,7 +22,7 @@ const OPTS = { renewWithinDays: 30 };
 async function setup(t: TestContext) {
   const clock = fixedClock('2025-03-01T00:00:00Z');
   const log = silentLogger();
-  const store = createCertStore({ dir: join(await tempDir(t), 'certs'), log, clock, lockPollMs: 20 });
+  const store = testCertStore(t, join(await tempDir(t), 'certs'), clock);
   const selfSigned = createSelfSignedIssuer({ clock, validityDays: 90 });
   return { clock, log, store, deps: { store, log, clock, issuers: { 'self-signed': selfSigned } } };
 }
@@ -86,7 +87,7 @@ describe('renewAll', () => {
     assert.equal((await stat(files.path('c.pem'))).mtimeMs, before.mtimeMs);
   });
 
-  it('records a failure in meta, keeps the old certificate, backs off unless forced', async (t) => {
+  it('records a failure, keeps the old certificate, backs off unless forced', async (t) => {
     const { clock, store, deps } = await setup(t);
     await renewAll(deps, [APP], OPTS);
     const fp = await fingerprint(store, 'app.example.com');
@@ -97,17 +98,36 @@ describe('renewAll', () => {
     assert.deepEqual([r!.action, r!.error], ['failed', { code: 'EDGE_ERR_ISSUE_FAILED', message: 'CA said no' }]);
     const kept = await store.read('app.example.com');
     assert.equal(kept?.meta.fingerprint256, fp);
-    assert.deepEqual([kept?.meta.failures, kept?.meta.lastError?.message, kept?.meta.nextAttemptAt],
-      [1, 'CA said no', '2025-05-10T00:01:00.000Z']);
+    const failed = await store.failure('app.example.com');
+    assert.deepEqual([failed?.failures, failed?.lastError.message, failed?.lastError.code, failed?.nextAttemptAt],
+      [1, 'CA said no', 'EDGE_ERR_ISSUE_FAILED', '2025-05-10T00:01:00.000Z']);
+
+    clock.advanceDays(1);
+    const [again] = await renewAll(failing, [APP], OPTS);
+    assert.equal(again!.action, 'failed');
+    assert.deepEqual([(await store.failure('app.example.com'))?.failures, (await store.failure('app.example.com'))?.nextAttemptAt],
+      [2, '2025-05-11T00:10:00.000Z'], 'the second failure backs off longer');
 
     const [waiting] = await renewAll(deps, [APP], OPTS);
     assert.equal(waiting!.action, 'skipped');
-    assert.match(waiting!.reason, /retrying after 2025-05-10T00:01:00.000Z \(1 failed attempt\(s\), last: CA said no\)/);
+    assert.match(waiting!.reason, /retrying after 2025-05-11T00:10:00.000Z \(2 failed attempt\(s\), last: CA said no\)/);
     const [forced] = await renewAll(deps, [APP], { ...OPTS, force: true });
     assert.equal(forced!.action, 'renewed');
     const after = await store.read('app.example.com');
     assert.equal(after?.meta.lastError, undefined);
-    assert.equal(after?.meta.failures, undefined);
+    assert.equal(await store.failure('app.example.com'), null);
+  });
+
+  it('records and honours the failure of a name that never had a certificate', async (t) => {
+    const { store, deps } = await setup(t);
+    const broken: Issuer = { source: 'self-signed', issue: async (req) => { throw new CertError(ErrorCodes.ISSUE_FAILED, req.name, 'CA said no'); } };
+    const [r] = await renewAll({ ...deps, issuers: { 'self-signed': broken } }, [WILD], OPTS);
+    assert.equal(r!.action, 'failed');
+    assert.equal(await store.read(WILD.name), null);
+    assert.deepEqual([(await store.failure(WILD.name))?.failures, (await store.failure(WILD.name))?.source], [1, 'self-signed']);
+    const [waiting] = await renewAll(deps, [WILD], OPTS);
+    assert.equal(waiting!.action, 'skipped');
+    assert.match(waiting!.reason, /^no certificate; retrying after 2025-03-01T00:01:00.000Z \(1 failed attempt\(s\), last: CA said no\)/);
   });
 
   it('honours a rate limit\'s Retry-After and records the ACME problem type', async (t) => {
@@ -120,9 +140,9 @@ describe('renewAll', () => {
     clock.advanceDays(70);
     const [r] = await renewAll({ ...deps, issuers: { 'self-signed': limited } }, [APP], OPTS);
     assert.equal(r!.error?.code, 'EDGE_ERR_ACME_RATE_LIMITED');
-    const meta = (await store.read('app.example.com'))!.meta;
-    assert.equal(meta.lastError?.problemType, 'urn:ietf:params:acme:error:rateLimited');
-    assert.equal(Date.parse(meta.nextAttemptAt!) - clock.now().getTime(), 7_200_000, 'two hours, not the one-minute backoff');
+    const failed = (await store.failure('app.example.com'))!;
+    assert.equal(failed.lastError.problemType, 'urn:ietf:params:acme:error:rateLimited');
+    assert.equal(Date.parse(failed.nextAttemptAt) - clock.now().getTime(), 7_200_000, 'two hours, not the one-minute backoff');
   });
 
   it('re-checks inside the lock and keeps what another process stored meanwhile', async (t) => {
