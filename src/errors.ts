@@ -204,6 +204,15 @@ const TLS_VERIFY_CODES = new Set([
 ]);
 
 /**
+ * true for an error code that means a peer's certificate failed verification (or the TLS layer failed):
+ * the one classifier for upstream VMs and the ACME CA alike.
+ */
+export function isTlsFailureCode(code: string): boolean {
+  return TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.startsWith('CERT_')
+    || code.startsWith('UNABLE_TO_');
+}
+
+/**
  * Turns a socket-level error from talking to a VM into an UpstreamError that says, in words an operator can
  * act on, what went wrong. This is the "why does my domain return 502?" answer.
  */
@@ -235,7 +244,7 @@ export function classifyUpstreamError(err: unknown, upstream: string): UpstreamE
       `the VM's service at ${upstream} does not speak TLS (${code || 'EPROTO'}: ${detail}); if it serves plain HTTP, set protocol: http on the proxy`,
       { cause: err });
   }
-  if (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
+  if (isTlsFailureCode(code)) {
     return new UpstreamError(ErrorCodes.UPSTREAM_TLS, upstream,
       `the VM's certificate at ${upstream} failed verification (${code}: ${detail}); set `
       + 'upstreamTls.caFile or upstreamTls.insecureSkipVerify on the proxy', { cause: err });

@@ -1,15 +1,16 @@
 /**
  * The transport under acme-client: an https agent that trusts `acme.caFile` on top of the default roots, a
- * per-request timeout, and capture of what the CA said (problem document, Retry-After, socket error) so that
- * errors can be classified at our boundary instead of surfacing as acme-client's bare `Error(detail)`.
+ * deadline per request, an abort signal that reaches every request, a retry limit of its own, and capture of
+ * what the CA said (problem document, Retry-After, socket error) so that errors can be classified at our
+ * boundary instead of surfacing as acme-client's bare `Error(detail)`.
  *
  * acme-client sends every request through ONE module-level axios instance (`acme.axios`) and offers no
- * per-client transport option. Rather than pinning one CA/agent into its defaults, we install two hooks on
- * that instance once (idempotent, marked with a symbol) that read the current transport from an
- * AsyncLocalStorage: each issuer's calls run inside `transport.run()`, so two issuers with different CAs in
- * one process do not see each other's agent or errors. The only default we do set is
- * `acmeSettings.retryMaxAttempts`, because acme-client reads it from the instance and nowhere else: the last
- * transport created wins, which is fine because a process has one `acme` config.
+ * per-client transport option. Each transport therefore adds its own interceptors to that instance when it
+ * is made and ejects them in close(); they act only on requests made inside the transport's own `run()`
+ * (an AsyncLocalStorage per transport), so two issuers with different CAs in one process do not see each
+ * other's agent, limits or errors, and nothing outlives the issuer. No default of the shared instance is
+ * written: the retry limit is applied per request (acme-client compares `config.retryAttempt` with its
+ * default limit, so a request starts that many attempts in).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
@@ -32,25 +33,24 @@ export interface AcmeTransportOptions {
 
 export interface AcmeTransport {
   readonly directoryUrl: string;
-  /** Runs `fn` (acme-client calls) over this transport; rejects with an AcmeError about `domain`. */
-  run<T>(domain: string, fn: () => Promise<T>): Promise<T>;
-  /** Closes idle sockets. */
+  /**
+   * Runs `fn` (acme-client calls) over this transport; rejects with an AcmeError about `domain`. When
+   * `signal` aborts, every request in flight is cancelled and the run rejects with the abort reason.
+   */
+  run<T>(domain: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Removes this transport's hooks from acme-client and closes its sockets. */
   close(): void;
 }
 
 interface CallContext {
-  readonly agent: https.Agent;
-  readonly maxRetryAfterSeconds: number;
-  readonly clock: Clock;
+  readonly signal: AbortSignal | undefined;
   problem: AcmeProblem | undefined;
   transportError: Error | undefined;
 }
 
-const calls = new AsyncLocalStorage<CallContext>();
-const HOOKED = Symbol.for('idcs-edge.acme.hooks');
-
-type AxiosLike = typeof acme.axios & { [HOOKED]?: true; defaults: { acmeSettings?: { retryMaxAttempts: number } } };
+type AxiosConfig = Parameters<NonNullable<Parameters<typeof acme.axios.interceptors.request.use>[0]>>[0] & { retryAttempt?: number };
 type Transform = (this: unknown, data: unknown, headers: Record<string, unknown> | undefined, status?: number) => unknown;
+type AcmeAxios = typeof acme.axios & { defaults: { acmeSettings?: { retryMaxAttempts?: number } } };
 
 /** Builds a transport; throws AcmeError(EDGE_ERR_ACME_CONFIG) when caFile cannot be read. */
 export function createAcmeTransport(opts: AcmeTransportOptions): AcmeTransport {
@@ -62,6 +62,7 @@ export function createAcmeTransport(opts: AcmeTransportOptions): AcmeTransport {
       throw new AcmeError(AcmeErrorCodes.CONFIG, '', `cannot read acme.caFile ${opts.caFile}: ${(err as Error).message}`, { cause: err });
     }
   }
+  const calls = new AsyncLocalStorage<CallContext>();
   const agent = new https.Agent({
     keepAlive: false,
     // `default` = bundled roots + NODE_EXTRA_CA_CERTS (+ system store with --use-system-ca); passing `ca`
@@ -70,77 +71,92 @@ export function createAcmeTransport(opts: AcmeTransportOptions): AcmeTransport {
   });
   const create = agent.createConnection.bind(agent);
   // acme-client turns a failed request without a response into a TypeError, losing the socket's error code;
-  // the socket tells us first. The timeout is at socket level so that acme-client retries it like a network
-  // error (an axios timeout is ECONNABORTED, which it neither retries nor reports).
+  // the socket tells us first.
   agent.createConnection = (options, cb) => {
-    const socket = create(options, cb) as Duplex & { setTimeout?(ms: number, fn: () => void): void } | null | undefined;
+    const socket = create(options, cb) as Duplex | null | undefined;
     const ctx = calls.getStore();
     socket?.on('error', (err: Error) => { if (ctx) ctx.transportError = err; });
-    socket?.setTimeout?.(opts.requestTimeoutMs, () => socket.destroy(Object.assign(
-      new Error(`no answer from the ACME CA within ${opts.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
     return socket;
   };
-  installHooks(opts.retryMaxAttempts);
-  return {
-    directoryUrl: opts.directoryUrl,
-    async run(domain, fn) {
-      const ctx: CallContext = { agent, maxRetryAfterSeconds: opts.maxRetryAfterSeconds, clock: opts.clock,
-        problem: undefined, transportError: undefined };
-      try {
-        return await calls.run(ctx, fn);
-      } catch (err) {
-        // A cancelled attempt is the caller's decision, not a CA failure: pass it through unchanged.
-        if ((err as Error)?.name === 'AbortError') throw err;
-        throw classifyAcmeError(err, domain, { problem: ctx.problem, transportError: ctx.transportError, directoryUrl: opts.directoryUrl });
-      }
-    },
-    close: () => agent.destroy(),
-  };
-}
 
-function installHooks(retryMaxAttempts: number): void {
-  const ax = acme.axios as AxiosLike;
-  if (ax.defaults.acmeSettings) ax.defaults.acmeSettings.retryMaxAttempts = retryMaxAttempts;
-  if (ax[HOOKED]) return;
-  ax[HOOKED] = true;
-  ax.interceptors.request.use((config) => {
+  const ax = acme.axios as AcmeAxios;
+  const captureProblem = makeProblemCapture(calls, opts);
+  const requestHook = ax.interceptors.request.use((config: AxiosConfig) => {
     const ctx = calls.getStore();
     if (!ctx) return config;
+    ctx.signal?.throwIfAborted();
     // An HTTPS_PROXY in the environment must never capture ACME traffic (or loopback traffic in tests).
     config.proxy = false;
     // acme-client's own self-check passes an agent of its own for the HTTP-01 GET; keep that one.
-    config.httpsAgent ??= ctx.agent;
+    config.httpsAgent ??= agent;
+    // The deadline of one request: axios aborts it (ECONNABORTED, which acme-client does not retry: the
+    // renewal backoff does). A socket timeout would not do: axios resets it on the request it makes.
+    config.timeout = opts.requestTimeoutMs;
+    if (ctx.signal) config.signal = ctx.signal as NonNullable<AxiosConfig['signal']>;
+    if (config.retryAttempt === undefined) {
+      const theirs = ax.defaults.acmeSettings?.retryMaxAttempts ?? 0;
+      config.retryAttempt = Math.max(0, theirs - opts.retryMaxAttempts);
+    }
     const fns = (Array.isArray(config.transformResponse) ? config.transformResponse
       : config.transformResponse ? [config.transformResponse] : []) as Transform[];
     if (!fns.includes(captureProblem)) config.transformResponse = [...fns, captureProblem] as typeof config.transformResponse;
     return config;
   });
+  // After acme-client's own handler: with retries exhausted it throws a TypeError for a request that got
+  // no response; the error the socket reported is what the user must read.
+  const responseHook = ax.interceptors.response.use(undefined, (err: unknown) => {
+    const ctx = calls.getStore();
+    if (ctx && err instanceof TypeError && ctx.transportError) throw ctx.transportError;
+    throw err;
+  });
+
+  return {
+    directoryUrl: opts.directoryUrl,
+    async run(domain, fn, signal) {
+      const ctx: CallContext = { signal, problem: undefined, transportError: undefined };
+      try {
+        return await calls.run(ctx, fn);
+      } catch (err) {
+        // A cancelled attempt is the caller's decision, not a CA failure: pass the reason through unchanged.
+        if (signal?.aborted) throw signal.reason;
+        if ((err as Error)?.name === 'AbortError') throw err;
+        throw classifyAcmeError(err, domain, { problem: ctx.problem, transportError: ctx.transportError, directoryUrl: opts.directoryUrl });
+      }
+    },
+    close() {
+      ax.interceptors.request.eject(requestHook);
+      ax.interceptors.response.eject(responseHook);
+      agent.destroy();
+    },
+  };
 }
 
 /**
- * Runs inside axios for every response, before acme-client's retry interceptor: records the CA's problem
- * document and Retry-After in the current call context, and stops acme-client from sleeping through a long
- * Retry-After (it would otherwise wait hours on a Let's Encrypt rate limit).
+ * A transformResponse step that runs inside axios for every response, before acme-client's retry
+ * interceptor: records the CA's problem document and Retry-After in the current call context, and stops
+ * acme-client from sleeping through a long Retry-After (it would otherwise wait hours on a rate limit).
  */
-const captureProblem: Transform = function captureProblem(this: unknown, data, headers, status) {
-  const ctx = calls.getStore();
-  if (!ctx || status === undefined) return data;
-  if (status >= 400) {
-    const retryAfter = parseRetryAfter(headers?.['retry-after'], ctx.clock.now().getTime());
-    const doc = data as { type?: unknown; detail?: unknown } | undefined;
-    if (doc && typeof doc === 'object' && typeof doc.type === 'string') {
-      ctx.problem = { type: doc.type, detail: String(doc.detail ?? ''), status, source: 'response', ...(retryAfter ? { retryAfter } : {}) };
+function makeProblemCapture(calls: AsyncLocalStorage<CallContext>, opts: AcmeTransportOptions): Transform {
+  return function captureProblem(this: unknown, data, headers, status) {
+    const ctx = calls.getStore();
+    if (!ctx || status === undefined) return data;
+    if (status >= 400) {
+      const retryAfter = parseRetryAfter(headers?.['retry-after'], opts.clock.now().getTime());
+      const doc = data as { type?: unknown; detail?: unknown } | undefined;
+      if (doc && typeof doc === 'object' && typeof doc.type === 'string') {
+        ctx.problem = { type: doc.type, detail: String(doc.detail ?? ''), status, source: 'response', ...(retryAfter ? { retryAfter } : {}) };
+      }
+      if (retryAfter !== undefined && retryAfter > opts.maxRetryAfterSeconds && this && typeof this === 'object') {
+        // acme-client retries while `config.retryAttempt` <= its limit; this makes the next check fail.
+        (this as { retryAttempt?: number }).retryAttempt = Number.MAX_SAFE_INTEGER;
+      }
+    } else {
+      ctx.transportError = undefined;
+      ctx.problem = invalidItemProblem(data, status);
     }
-    if (retryAfter !== undefined && retryAfter > ctx.maxRetryAfterSeconds && this && typeof this === 'object') {
-      // acme-client retries while `config.retryAttempt` <= retryMaxAttempts; this makes the next check fail.
-      (this as { retryAttempt?: number }).retryAttempt = Number.MAX_SAFE_INTEGER;
-    }
-  } else {
-    ctx.transportError = undefined;
-    ctx.problem = invalidItemProblem(data, status);
-  }
-  return data;
-};
+    return data;
+  };
+}
 
 /** An order, authorization or challenge polled with 200 but `status: invalid` carries the reason in `error`. */
 function invalidItemProblem(data: unknown, status: number): AcmeProblem | undefined {

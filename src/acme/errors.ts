@@ -3,29 +3,30 @@
  * `detail`; the problem document's `type` and the Retry-After header are captured on the side (client.ts)
  * and classified here, at our boundary, into something an operator can act on.
  */
-import { CertError } from '../errors.ts';
+import { CertError, ErrorCodes, isTlsFailureCode } from '../errors.ts';
 
+/** The ACME codes of the one list in src/errors.ts, by short name (the README's error table explains each). */
 export const AcmeErrorCodes = {
   /** acme.agreeTos is not true, or the CA asks for new terms to be agreed (userActionRequired). */
-  TOS: 'EDGE_ERR_ACME_TOS',
+  TOS: ErrorCodes.ACME_TOS,
   /** The CA rate-limited us (urn:ietf:params:acme:error:rateLimited); `retryAfter` says when to try again. */
-  RATE_LIMITED: 'EDGE_ERR_ACME_RATE_LIMITED',
+  RATE_LIMITED: ErrorCodes.ACME_RATE_LIMITED,
   /** The CA could not validate a challenge; the message carries the CA's detail. */
-  UNAUTHORIZED: 'EDGE_ERR_ACME_UNAUTHORIZED',
+  UNAUTHORIZED: ErrorCodes.ACME_UNAUTHORIZED,
   /** Our own pre-flight check of a challenge (skipChallengeVerification: false) failed. */
-  SELF_CHECK: 'EDGE_ERR_ACME_SELF_CHECK',
+  SELF_CHECK: ErrorCodes.ACME_SELF_CHECK,
   /** The CA could not be reached: DNS, refused, timeout, or its certificate is not trusted (acme.caFile). */
-  CONNECTION: 'EDGE_ERR_ACME_CONNECTION',
+  CONNECTION: ErrorCodes.ACME_CONNECTION,
   /** The DNS hook failed, timed out or is missing for a DNS-01 challenge. */
-  DNS: 'EDGE_ERR_ACME_DNS',
+  DNS: ErrorCodes.ACME_DNS,
   /** The account was refused: EAB missing or wrong, account unknown or deactivated. */
-  ACCOUNT: 'EDGE_ERR_ACME_ACCOUNT',
+  ACCOUNT: ErrorCodes.ACME_ACCOUNT,
   /** The CA refuses to issue for these names (policy, CAA, unsupported identifier, bad CSR). */
-  REJECTED: 'EDGE_ERR_ACME_REJECTED',
-  /** The acme section cannot be used as written (an unreadable caFile). */
-  CONFIG: 'EDGE_ERR_ACME_CONFIG',
+  REJECTED: ErrorCodes.ACME_REJECTED,
+  /** The acme section cannot be used as written (unreadable caFile). */
+  CONFIG: ErrorCodes.ACME_CONFIG,
   /** Anything else the CA or the flow reported. */
-  FAILED: 'EDGE_ERR_ACME_FAILED',
+  FAILED: ErrorCodes.ACME_FAILED,
 } as const;
 
 export type AcmeErrorCode = (typeof AcmeErrorCodes)[keyof typeof AcmeErrorCodes];
@@ -56,8 +57,6 @@ export class AcmeError extends CertError {
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT',
   'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_NETWORK']);
-
-const TLS_CODES = /^(UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|CERT_|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH)/;
 
 const CHALLENGE_TYPES = new Set(['unauthorized', 'incorrectResponse', 'connection', 'dns', 'caa', 'tls', 'unknownHost']);
 const REJECTED_TYPES = new Set(['rejectedIdentifier', 'unsupportedIdentifier', 'caa', 'badCSR', 'malformed',
@@ -101,7 +100,7 @@ export function classifyAcmeError(err: unknown, domain: string,
   }
   const code = typeof e?.code === 'string' ? e.code : '';
   const where = directoryUrl ? ` at ${directoryUrl}` : '';
-  if (TLS_CODES.test(code)) {
+  if (isTlsFailureCode(code)) {
     return new AcmeError(AcmeErrorCodes.CONNECTION, domain,
       `the ACME CA's certificate${where} is not trusted (${code}); for a private CA set acme.caFile`, { cause: e });
   }

@@ -140,7 +140,7 @@ export function createAcmeIssuer(deps: AcmeIssuerDeps): AcmeIssuer {
         return Promise.reject(new AcmeError(AcmeErrorCodes.TOS, req.name,
           `issuing ${req.name} from ${config.directoryUrl} needs acme.agreeTos: true (agreeing to the CA's terms of service)`));
       }
-      return transport.run(req.name, () => issueOnce(req, signal));
+      return transport.run(req.name, () => issueOnce(req, signal), signal);
     },
     close: () => transport.close(),
   };

@@ -90,6 +90,12 @@ export function parentDomain(host: string): string | null {
   return dot < 0 || dot === host.length - 1 ? null : host.slice(dot + 1);
 }
 
+/** `a.b.example.com` -> `*.b.example.com`: the one wildcard name that covers a host; null for a single label. */
+export function wildcardNameFor(host: string): string | null {
+  const parent = parentDomain(host);
+  return parent === null ? null : `*.${parent}`;
+}
+
 /** `a.b.example.com` -> `a`: the label a wildcard template maps to a VM name. */
 export function firstLabel(host: string): string {
   const dot = host.indexOf('.');

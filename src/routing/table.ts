@@ -6,7 +6,7 @@
 import type { CertSource, EdgeConfig, ProxyRule } from '../config/schema.ts';
 import { ErrorCodes } from '../errors.ts';
 import { certTargetsOf, type CertTarget } from './cert-targets.ts';
-import { firstLabel, isDnsLabel, normalizeHost, parentDomain } from './host.ts';
+import { firstLabel, isDnsLabel, lookupExactThenWildcard, normalizeHost } from './host.ts';
 import { buildInventory, type Inventory } from './inventory.ts';
 import { defaultPort, makeUpstream, upstreamInterner, upstreamTlsOf, type Upstream } from './upstream.ts';
 
@@ -85,8 +85,9 @@ const match = (route: Route, upstream: Upstream, vm: string | undefined): Match 
 export function buildRouteTable(config: RouteTableInput): RouteTable {
   const inventory = buildInventory(config.vms);
   const hasDnsHook = config.acme?.dnsHook !== undefined;
-  const exact = new Map<string, Match>();
-  const wildcard = new Map<string, WildcardEntry>();
+  // One lookup (exact, then the one-label wildcard) over both maps, shared with SNI selection.
+  const exact = new Map<string, Match | WildcardEntry>();
+  const wildcard = new Map<string, Match | WildcardEntry>();
   const routes: Route[] = [];
   const certTargets: CertTarget[] = [];
   const upstreams = upstreamInterner();
@@ -113,14 +114,13 @@ export function buildRouteTable(config: RouteTableInput): RouteTable {
     if (host === null) {
       return { ok: false, code: ErrorCodes.NO_HOST, host: '', route: undefined, message: 'the request has no Host header' };
     }
-    const hit = exact.get(host);
-    if (hit !== undefined) return hit;
-    const parent = parentDomain(host);
-    const w = parent === null ? undefined : wildcard.get(parent);
+    const hit = lookupExactThenWildcard(host, exact, wildcard);
+    if (hit !== undefined && 'ok' in hit) return hit;
     // The label becomes part of redirects and VM lookups: only DNS label characters may stand there.
-    if (w === undefined || !isDnsLabel(firstLabel(host))) {
+    if (hit === undefined || !isDnsLabel(firstLabel(host))) {
       return { ok: false, code: ErrorCodes.NO_ROUTE, host, route: undefined, message: `no proxy is configured for ${host}` };
     }
+    const w = hit;
     if (w.fixed !== undefined) return w.fixed;
     const name = firstLabel(host);
     const m = w.byVm!.get(name);

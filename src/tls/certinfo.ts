@@ -4,7 +4,7 @@
  * by upload validation and by the SNI index.
  */
 import { X509Certificate } from 'node:crypto';
-import { parentDomain } from '../routing/host.ts';
+import { wildcardNameFor } from '../routing/host.ts';
 
 export interface CertInfo {
   /** DNS subject alternative names, lower case, in certificate order. */
@@ -71,12 +71,8 @@ export function infoOf(x: X509Certificate): CertInfo {
  */
 export function coversName(names: readonly string[], host: string): boolean {
   const h = host.toLowerCase();
-  const parent = parentDomain(h);
-  for (const n of names) {
-    if (n === h) return true;
-    if (parent !== null && n.startsWith('*.') && n.slice(2) === parent && !h.startsWith('*.')) return true;
-  }
-  return false;
+  const wildcard = h.startsWith('*.') ? null : wildcardNameFor(h);
+  return names.includes(h) || (wildcard !== null && names.includes(wildcard));
 }
 
 /** true when the certificate's names cover every name in `wanted`. */

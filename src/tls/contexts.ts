@@ -14,11 +14,12 @@ import type { Logger } from '../log.ts';
 import { expiryWarning } from '../renewal/policy.ts';
 import { lookupExactThenWildcard, normalizeHost } from '../routing/host.ts';
 import type { CertTarget, RouteTable } from '../routing/table.ts';
-import { coversAll, parseCertPem } from './certinfo.ts';
+import { coversAll } from './certinfo.ts';
 import type { Issuer, StoredCert } from './issuer.ts';
 import { DEFAULT_CERT_HOST, DEFAULT_CERT_NAME } from './selfsigned.ts';
 import type { CertStore } from './store.ts';
 import { validateUpload } from './upload.ts';
+import { createCertSources } from './cert-sources.ts';
 
 /** One certificate the index serves, and the route domains that select it. */
 export interface ServedCert {
@@ -111,38 +112,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
       fromStore: true, context: contextFor(s.certPem, s.keyPem) });
   };
 
-  /** Reads `name`, or issues a self-signed one inside the lock when `usable` rejects what is stored. */
-  const ensureSelfSigned = async (name: string, names: readonly string[], usable: (s: StoredCert) => boolean): Promise<StoredCert> => {
-    const first = await store.read(name);
-    if (first && usable(first)) return first;
-    return store.withLock(name, async () => {
-      const again = await store.read(name); // another process may have made it while we waited
-      if (again && usable(again)) return again;
-      const issued = await selfSigned.issue({ name, names });
-      await store.write(name, { ...issued, meta: { source: 'self-signed' } });
-      const stored = await store.read(name);
-      if (!stored) throw new CertError(ErrorCodes.CERT_STORE, name, `certificate ${name} vanished from the store right after it was written`);
-      log.info({ name, notAfter: stored.meta.notAfter }, again ? 'self-signed certificate replaced' : 'self-signed certificate created');
-      return stored;
-    });
-  };
-
-  const valid = (names: readonly string[]) => (s: StoredCert) =>
-    coversAll(s.meta.names, names) && Date.parse(s.meta.notAfter) > clock.now().getTime();
-
-  // Stand-ins for letsencrypt names live in memory only: storing them would need the name's lock, which an
-  // issuing renewer holds for as long as the CA takes, and the handshake must never wait on the CA.
-  const standIns = new Map<string, StoredCert>();
-  const standIn = async (name: string, names: readonly string[]): Promise<StoredCert> => {
-    const hit = standIns.get(name);
-    if (hit && valid(names)(hit)) return hit;
-    const issued = await selfSigned.issue({ name, names });
-    const info = parseCertPem(issued.certPem);
-    const cert: StoredCert = { ...issued, meta: { name, source: 'self-signed', names: info.names, notBefore: info.notBefore,
-      notAfter: info.notAfter, issuer: info.issuer, fingerprint256: info.fingerprint256, storedAt: clock.now().toISOString() } };
-    standIns.set(name, cert);
-    return cert;
-  };
+  const sources = createCertSources({ store, selfSigned, clock, log });
 
   const forTarget = async (target: CertTarget, missing: MissingManaged[]): Promise<IndexedCert> => {
     const { name, names } = target;
@@ -153,17 +123,14 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
         fingerprint256: up.info.fingerprint256, ...want, fallback: false, fromStore: false,
         context: contextFor(up.certPem, up.keyPem) });
     }
-    if (target.source === 'self-signed') {
-      const ok = valid(names);
-      return indexed(await ensureSelfSigned(name, names, (s) => s.meta.source === 'self-signed' && ok(s)), want);
-    }
+    if (target.source === 'self-signed') return indexed(await sources.selfSigned(name, names), want);
     // letsencrypt: an issued certificate that covers the names is served even when expired (renewal's job);
     // otherwise a self-signed stand-in keeps TLS up until the issuer stores one (refresh() picks it up).
     const stored = await store.read(name);
     if (stored && stored.meta.source === 'letsencrypt' && coversAll(stored.meta.names, names)) return indexed(stored, want);
     const reason = stored ? `stored certificate is ${stored.meta.source === 'letsencrypt' ? 'for other names' : 'a self-signed stand-in'}` : 'no certificate stored';
     missing.push({ name, names, reason });
-    return indexed(await standIn(name, names), want);
+    return indexed(await sources.standIn(name, names), want);
   };
 
   const build = (certs: readonly IndexedCert[], def: IndexedCert, missing: readonly MissingManaged[]): CertIndex => {
@@ -200,13 +167,13 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     };
     await Promise.all(Array.from({ length: Math.min(4, targets.length) }, worker));
     const wanted = new Set(targets.map((t) => t.name));
-    for (const name of standIns.keys()) if (!wanted.has(name)) standIns.delete(name);
+    sources.keepStandIns(wanted);
     if (issues.length) {
       issues.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
       throw new ConfigError(ErrorCodes.CONFIG_INVALID,
         `invalid config:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues });
     }
-    const def = indexed(await ensureSelfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST], valid([DEFAULT_CERT_HOST])),
+    const def = indexed(await sources.selfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST]),
       { domains: [], wanted: [DEFAULT_CERT_HOST], routeSource: null });
     return build(results.filter((r): r is IndexedCert => r !== null), def, missing);
   };
@@ -265,7 +232,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
       return active.default;
     },
     async defaultCertificate() {
-      const s = await ensureSelfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST], valid([DEFAULT_CERT_HOST]));
+      const s = await sources.selfSigned(DEFAULT_CERT_NAME, [DEFAULT_CERT_HOST]);
       return { certPem: s.certPem, keyPem: s.keyPem };
     },
     servedCertificates: () => (active?.certs ?? []).map(({ context: _c, fromStore: _f, wanted: _w, routeSource: _r, ...served }) => Object.freeze(served)),
