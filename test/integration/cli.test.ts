@@ -79,6 +79,15 @@ describe('CLI', () => {
     assert.match(r.stderr, /EDGE_ERR_LISTEN: cannot listen for HTTP on 127\.0\.0\.1:\d+: EADDRINUSE/);
   });
 
+  it('a demo VM port that is taken stops the edge with a clean EDGE_ERR_LISTEN, no stack trace', async (t) => {
+    const b = await startBackend(t, 'b');
+    const { file } = writeConfig({ listen: { http: await refusedPort(), https: 0, host: '127.0.0.1' }, demo: { enabled: true, port: b.port } });
+    const r = await runCli(['--config', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^EDGE_ERR_LISTEN: cannot listen for the demo VM \(demo\.port\) on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   it('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
     const b = await startBackend(t, 'b');
     const httpPort = await refusedPort();
