@@ -30,17 +30,19 @@ ws.onerror = () => { document.getElementById('ws').textContent = 'WebSocket fail
 </script></body></html>\n`;
 }
 
-export function startDemoVm(port: number): Promise<DemoVm> {
+export async function startDemoVm(port: number): Promise<DemoVm> {
   const server = http.createServer((req, res) => {
     const body = page(req);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-demo-vm': 'idcs-edge' });
     res.end(body);
   });
+  const bound = await listenOn(server, port, '127.0.0.1', 'the demo VM (demo.port)');
+  // Attached once listening: a WebSocketServer re-emits the server's listen errors as its own, unhandled.
   const wss = new WebSocketServer({ server });
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
-  return listenOn(server, port, '127.0.0.1', 'the demo VM (demo.port)').then((bound) => ({
+  return {
     port: bound,
     close: () => new Promise<void>((r) => {
       for (const c of wss.clients) c.terminate();
@@ -48,5 +50,5 @@ export function startDemoVm(port: number): Promise<DemoVm> {
       server.closeAllConnections();
       server.close(() => r());
     }),
-  }));
+  };
 }

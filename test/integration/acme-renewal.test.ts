@@ -125,7 +125,8 @@ describe('Let\'s Encrypt renewal (Pebble)', { skip }, () => {
     // The edge's scan at start found the certificate due and tried: the CA's validation failed.
     const failed = await waitFor('the start-up renewal to fail', () => logs.find((l) => l.msg === 'certificate renewal failed'), 30_000);
     assert.equal(failed.code, 'EDGE_ERR_ACME_UNAUTHORIZED');
-    assert.ok(logs.some((l) => l.msg === 'certificate due and not renewed' && l.name === 'app.example.com'));
+    // The scan alerts once its run is over, a moment after the failure itself was logged.
+    await waitFor('the due-and-not-renewed alert', () => logs.some((l) => l.msg === 'certificate due and not renewed' && l.name === 'app.example.com'));
     assert.equal((await peerCertificate(edge.httpsPort!, 'app.example.com')).fingerprint256, servedOld.fingerprint256, 'the old certificate keeps serving');
 
     const list = await runCli(['certs', '--config', configFile]);
