@@ -1,0 +1,229 @@
+/**
+ * The Redis implementation of the storage contract, so several edges share certificates, the ACME account,
+ * HTTP-01 tokens, renewal state and leases. Layout under `keyPrefix` (several fleets can share one Redis):
+ *   v:<key>        a hash: d (the value), m (modified, ms), n (plain size), x ("1" when d is encrypted)
+ *   idx:<ns>       a sorted set of the keys of a namespace (list() reads it by range; no SCAN over the db)
+ *   lease:<name>   a lease record (JSON), SET NX PX: it expires by itself when its holder stops refreshing
+ *   chg:<ns>       a pub/sub channel; every put/delete publishes its key, in the same MULTI as the write
+ * Values and their index change in one MULTI, so readers see the old value or the new one. Commands fail
+ * fast while Redis is unreachable (no offline queue: an accepted write is never left waiting in memory), the
+ * client reconnects with backoff, and watchers are told to re-read after a reconnect, since changes made
+ * meanwhile were not seen. Secrets may be encrypted at rest with AES-256-GCM (`storage.encryptionKeyFile`).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { ErrorCodes, StorageError, type LeaseHolder } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { checkKey, type Namespace, type Storage, type Watcher } from './contract.ts';
+import { createLeaseManager, type LeaseBackend, type LeaseRecord } from './leases.ts';
+
+export interface RedisStorageOptions {
+  /** `redis://[user:password@]host:port/db` or `rediss://` for TLS. */
+  readonly url: string;
+  /** Overrides a password in the URL (from `storage.passwordFile`). */
+  readonly password?: string | undefined;
+  readonly keyPrefix: string;
+  /** 32 bytes: private keys (puts with `secret: true`) are stored AES-256-GCM encrypted. */
+  readonly encryptionKey?: Buffer | undefined;
+  /** Extra PEM CA for a `rediss://` server with a private CA. */
+  readonly caPem?: string | undefined;
+  readonly log: Logger;
+  /** Deadline of one command and of the first connection (default 5 s). */
+  readonly timeoutMs?: number;
+  readonly lockPollMs?: number;
+}
+
+/** Observable state of the connection, for /readyz and metrics. */
+export interface RedisStorage extends Storage {
+  connected(): boolean;
+}
+
+const REFRESH = `local v = redis.call('GET', KEYS[1])
+if v and cjson.decode(v).token == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const RELEASE = `local v = redis.call('GET', KEYS[1])
+if v and cjson.decode(v).token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** `redis://user:secret@host:6379/0` -> `redis://host:6379/0` for logs. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return 'redis://(unparseable url)';
+  }
+}
+
+function seal(key: Buffer, plain: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), body]);
+}
+
+function open(key: Buffer, sealed: Buffer): Buffer {
+  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  d.setAuthTag(sealed.subarray(12, 28));
+  return Buffer.concat([d.update(sealed.subarray(28)), d.final()]);
+}
+
+/** Runs a MULTI; a command that failed inside it rejects (exec itself resolves with per-command errors). */
+async function exec(m: ReturnType<Redis['multi']>): Promise<void> {
+  const results = await m.exec();
+  if (results === null) throw new Error('the transaction was aborted');
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+}
+
+/** Connects (rejecting with StorageError EDGE_ERR_STORAGE when Redis cannot be reached in time) and returns the storage. */
+export async function createRedisStorage(opts: RedisStorageOptions): Promise<RedisStorage> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const where = `${redactRedisUrl(opts.url)} (prefix ${opts.keyPrefix})`;
+  const describe = () => `redis:${where}`;
+  const clientOpts: RedisOptions = {
+    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(opts.caPem ? { tls: { ca: [opts.caPem] } } : {}),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    // Reconnect forever, backing off to 5 s: an edge outlives a Redis restart.
+    retryStrategy: (times) => Math.min(200 * times, 5000),
+  };
+  const client = new Redis(opts.url, clientOpts);
+  const sub = new Redis(opts.url, { ...clientOpts, enableOfflineQueue: true });
+  let everReady = false;
+  let down = false;
+  const watchers = new Map<Namespace, Set<{ matches(key: string): boolean; onChange: () => void }>>();
+  const notifyAll = () => { for (const set of watchers.values()) for (const w of set) w.onChange(); };
+  for (const c of [client, sub]) {
+    c.on('error', (err: Error) => {
+      if (!down && everReady) opts.log.warn({ storage: where, err: err.message }, 'redis unreachable: serving what this edge has, retrying');
+      down = everReady;
+    });
+  }
+  client.on('ready', () => {
+    if (down) opts.log.info({ storage: where }, 'redis reachable again');
+    down = false;
+  });
+  // Changes made while the subscriber was away were never published to it: every watcher re-reads.
+  sub.on('ready', () => { if (everReady) notifyAll(); });
+  sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    const ns = channel.toString().slice(`${opts.keyPrefix}chg:`.length) as Namespace;
+    const key = message.toString();
+    for (const w of watchers.get(ns) ?? []) if (w.matches(key)) w.onChange();
+  });
+  try {
+    await Promise.all([client.connect(), sub.connect()]);
+  } catch (err) {
+    client.disconnect();
+    sub.disconnect();
+    throw new StorageError(ErrorCodes.STORAGE, '', `cannot reach ${where}: ${(err as Error).message}`, { cause: err });
+  }
+  everReady = true;
+  client.defineCommand('leaseRefresh', { numberOfKeys: 1, lua: REFRESH });
+  client.defineCommand('leaseRelease', { numberOfKeys: 1, lua: RELEASE });
+  type LeaseCommands = { leaseRefresh(k: string, token: string, ttl: number): Promise<number>; leaseRelease(k: string, token: string): Promise<number> };
+  const lua = client as unknown as LeaseCommands;
+
+  const k = {
+    value: (key: string) => `${opts.keyPrefix}v:${key}`,
+    index: (ns: string) => `${opts.keyPrefix}idx:${ns}`,
+    lease: (name: string) => `${opts.keyPrefix}lease:${name}`,
+    channel: (ns: string) => `${opts.keyPrefix}chg:${ns}`,
+  };
+  let closed = false;
+
+  const io = async <T>(key: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    if (closed) throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key}: the storage (${describe()}) is closed`);
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key} in ${describe()}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+
+  const backend: LeaseBackend = {
+    async tryAcquire(name, record) {
+      const ok = await client.set(k.lease(name), JSON.stringify(record), 'PX', record.ttlMs, 'NX');
+      if (ok === 'OK') return { acquired: true };
+      const held = await client.get(k.lease(name));
+      try {
+        const r = held ? JSON.parse(held) as LeaseHolder : null;
+        return { acquired: false, holder: r ? { pid: r.pid, host: r.host, since: r.since } : null };
+      } catch {
+        return { acquired: false, holder: null };
+      }
+    },
+    refresh: async (name, record: LeaseRecord) => (await lua.leaseRefresh(k.lease(name), record.token, record.ttlMs)) === 1,
+    release: async (name, record) => { await lua.leaseRelease(k.lease(name), record.token); },
+  };
+  const leases = createLeaseManager(backend, { log: opts.log, pollMs: opts.lockPollMs, started: Math.round(performance.timeOrigin) });
+
+  const storage: RedisStorage = {
+    get: (key) => io(key, 'read', async () => {
+      checkKey(key);
+      const [d, x] = await client.hmgetBuffer(k.value(key), 'd', 'x');
+      if (!d) return null;
+      if (x?.toString() !== '1') return d;
+      if (!opts.encryptionKey) throw new Error('the value is encrypted and storage.encryptionKeyFile is not set');
+      return open(opts.encryptionKey, d);
+    }),
+    put: (key, value, putOpts) => io(key, 'write', async () => {
+      const [ns] = checkKey(key);
+      const plain = Buffer.isBuffer(value) ? value : Buffer.from(value);
+      const encrypt = putOpts?.secret === true && opts.encryptionKey !== undefined;
+      await exec(client.multi()
+        .hset(k.value(key), 'd', encrypt ? seal(opts.encryptionKey!, plain) : plain, 'm', Date.now(), 'n', plain.length, 'x', encrypt ? '1' : '0')
+        .zadd(k.index(ns!), 0, key)
+        .publish(k.channel(ns!), key));
+    }),
+    delete: (key) => io(key, 'delete', async () => {
+      const [ns] = checkKey(key);
+      await exec(client.multi().del(k.value(key)).zrem(k.index(ns!), key).publish(k.channel(ns!), key));
+    }),
+    list: (prefix) => io(prefix, 'list', async () => {
+      const [ns, ...rest] = checkKey(prefix, 'prefix');
+      const base = rest.length ? `${[ns, ...rest].join('/')}/` : `${ns}/`;
+      // Keys use no byte above 0x7e, so `\xff` closes the range of everything starting with `base`.
+      return client.zrangebylex(k.index(ns!), `[${base}`, `[${base}\xff`);
+    }),
+    stat: (key) => io(key, 'stat', async () => {
+      checkKey(key);
+      const [m, n] = await client.hmget(k.value(key), 'm', 'n');
+      return m === null ? null : { size: Number(n), modified: new Date(Number(m)) };
+    }),
+    lock: (name, lockOpts) => leases.lock(name, lockOpts),
+    watch(prefix, onChange): Watcher {
+      if (closed) throw new StorageError(ErrorCodes.STORAGE, prefix, `cannot watch ${prefix}: the storage (${describe()}) is closed`);
+      const [ns] = checkKey(prefix, 'prefix') as [Namespace, ...string[]];
+      let set = watchers.get(ns);
+      if (!set) {
+        watchers.set(ns, set = new Set());
+        void sub.subscribe(k.channel(ns)).catch((err: Error) => opts.log.warn({ storage: where, err: err.message }, 'redis subscribe failed: retried on reconnect'));
+      }
+      const p = prefix.replace(/\/$/, '');
+      const w = { matches: (key: string) => key === p || key.startsWith(`${p}/`), onChange };
+      set.add(w);
+      return { close: () => { set.delete(w); } };
+    },
+    describe,
+    connected: () => client.status === 'ready',
+    async close() {
+      if (closed) return;
+      await leases.close();
+      closed = true;
+      watchers.clear();
+      // QUIT on a reachable server; a client that is reconnecting is just stopped (QUIT would wait for Redis).
+      await Promise.allSettled([client, sub].map((c) => (c.status === 'ready'
+        ? Promise.race([c.quit(), new Promise((r) => setTimeout(r, timeoutMs).unref())]).finally(() => c.disconnect())
+        : Promise.resolve(c.disconnect()))));
+    },
+  };
+  return storage;
+}
