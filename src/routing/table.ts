@@ -3,11 +3,11 @@
  * Pure: plain data in, plain data out; every per-request answer is precomputed so that a lookup is at
  * most three map reads and allocates nothing on success.
  */
-import type { CertSource, EdgeConfig, ProxyRule } from '../config/schema.ts';
+import type { CertSource, EdgeConfig, ProxyRule, VmEntry } from '../config/schema.ts';
 import { ErrorCodes } from '../errors.ts';
 import { certTargetsOf, type CertTarget } from './cert-targets.ts';
 import { firstLabel, isDnsLabel, lookupExactThenWildcard, normalizeHost } from './host.ts';
-import { buildInventory, type Inventory } from './inventory.ts';
+import { buildInventory, vmKeyOf, type Inventory } from './inventory.ts';
 import { defaultPort, makeUpstream, upstreamInterner, upstreamTlsOf, type Upstream } from './upstream.ts';
 
 export type { CertTarget } from './cert-targets.ts';
@@ -36,6 +36,8 @@ export interface Match {
   readonly upstream: Upstream;
   /** The VM name for template routes. */
   readonly vm: string | undefined;
+  /** `owner/name` of the inventory VM this match reaches (a template's VM, or the one VM with the target's address). */
+  readonly vmKey: string | undefined;
 }
 
 export interface Miss {
@@ -79,7 +81,8 @@ function routeOf(p: ProxyRule, index: number): Route {
     certFile: p.certFile, keyFile: p.keyFile, note: p.note, owner: p.owner });
 }
 
-const match = (route: Route, upstream: Upstream, vm: string | undefined): Match => Object.freeze({ ok: true as const, route, upstream, vm });
+const match = (route: Route, upstream: Upstream, vm: VmEntry | undefined): Match => Object.freeze({ ok: true as const, route, upstream,
+  vm: route.kind === 'template' ? vm?.name : undefined, vmKey: vm ? vmKeyOf(vm) : undefined });
 
 /** Builds the table from a validated config. Disabled proxies are left out (their domains answer 404). */
 export function buildRouteTable(config: RouteTableInput): RouteTable {
@@ -100,12 +103,12 @@ export function buildRouteTable(config: RouteTableInput): RouteTable {
     routes.push(route);
     certTargets.push(...certTargetsOf(p, index, inventory, hasDnsHook));
     if (route.kind === 'exact') {
-      exact.set(p.domain, match(route, upstreamTo(p, p.target!, defaultPort(p)), undefined));
+      exact.set(p.domain, match(route, upstreamTo(p, p.target!, defaultPort(p)), inventory.byAddress(p.target!)));
     } else if (route.kind === 'wildcard') {
-      wildcard.set(p.domain.slice(2), Object.freeze({ route, fixed: match(route, upstreamTo(p, p.target!, defaultPort(p)), undefined), byVm: undefined }));
+      wildcard.set(p.domain.slice(2), Object.freeze({ route, fixed: match(route, upstreamTo(p, p.target!, defaultPort(p)), inventory.byAddress(p.target!)), byVm: undefined }));
     } else {
       const byVm = new Map<string, Match>();
-      for (const vm of inventory.vmsOf(p.owner!).values()) byVm.set(vm.name, match(route, upstreamTo(p, vm.ip, vm.port ?? defaultPort(p)), vm.name));
+      for (const vm of inventory.vmsOf(p.owner!).values()) byVm.set(vm.name, match(route, upstreamTo(p, vm.ip, vm.port ?? defaultPort(p)), vm));
       wildcard.set(p.domain.slice(2), Object.freeze({ route, fixed: undefined, byVm }));
     }
   });

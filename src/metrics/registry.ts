@@ -1,0 +1,84 @@
+/**
+ * The edge's Prometheus metrics (prom-client), in a registry of its own (never prom-client's global one).
+ * Metric names and labels are a contract with users' dashboards: see README "Metrics". Labels are bounded
+ * by the config: `proxy` is a configured domain (or `-` for hosts no proxy matches), `vm` an inventory VM's
+ * `owner/name` (or `-`), `code` an EDGE_ERR_* code. Gauges that describe the present (open connections,
+ * WebSockets, certificate expiry) are read from their owners when scraped, so nothing is kept twice.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/** Buckets for a proxy: 1 ms to 60 s. */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** What the scrape-time gauges read. Each source is optional: a primary has no listeners, a worker no renewals. */
+export interface MetricSources {
+  connectionsOpen?(): Readonly<Record<string, number>>;
+  webSocketsOpen?(): ReadonlyMap<string, number>;
+  certificates?(): ReadonlyArray<{ readonly name: string; readonly source: string; readonly notAfter: string }>;
+}
+
+export interface EdgeMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'proxy' | 'vm' | 'status_class'>;
+  readonly duration: Histogram<'proxy'>;
+  readonly bytes: Counter<'proxy' | 'vm' | 'direction'>;
+  readonly upstreamErrors: Counter<'proxy' | 'code'>;
+  readonly tlsHandshakes: Counter<'result'>;
+  readonly renewals: Counter<'name' | 'result'>;
+  readonly applies: Counter<'source' | 'result'>;
+  /** Adds scrape-time sources (the composition root wires each owner in). */
+  addSources(s: MetricSources): void;
+  /** This process's metrics, for a primary to sum with its workers'. */
+  json(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+  /** Prometheus text of this process plus `others` (the workers' json()), summed per series. */
+  text(others?: ReadonlyArray<MetricObjectWithValues<MetricValue<string>>[]>): Promise<string>;
+  readonly contentType: string;
+}
+
+export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const sources: MetricSources[] = [];
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'idcs_edge_http_requests_total', help: 'HTTP requests answered, by proxy, VM and status class.',
+    labelNames: ['proxy', 'vm', 'status_class'] as const, registers });
+  const duration = new Histogram({ name: 'idcs_edge_http_request_duration_seconds', help: 'Time from request to the end of the response.',
+    labelNames: ['proxy'] as const, buckets: DURATION_BUCKETS, registers });
+  const bytes = new Counter({ name: 'idcs_edge_http_bytes_total', help: 'Bytes read from (in) and written to (out) clients.',
+    labelNames: ['proxy', 'vm', 'direction'] as const, registers });
+  const upstreamErrors = new Counter({ name: 'idcs_edge_upstream_errors_total', help: 'Requests that failed talking to the VM, by error code.',
+    labelNames: ['proxy', 'code'] as const, registers });
+  const tlsHandshakes = new Counter({ name: 'idcs_edge_tls_handshakes_total', help: 'TLS handshakes with clients, by result.',
+    labelNames: ['result'] as const, registers });
+  const renewals = new Counter({ name: 'idcs_edge_cert_renewals_total', help: 'Certificate issuance and renewal attempts, by result.',
+    labelNames: ['name', 'result'] as const, registers });
+  const applies = new Counter({ name: 'idcs_edge_config_applies_total', help: 'Config applies, by source and result.',
+    labelNames: ['source', 'result'] as const, registers });
+  new Gauge({ name: 'idcs_edge_connections_open', help: 'Client connections open, by listener.', labelNames: ['listener'] as const, registers,
+    collect() {
+      this.reset();
+      for (const s of sources) for (const [listener, n] of Object.entries(s.connectionsOpen?.() ?? {})) this.inc({ listener }, n);
+    } });
+  new Gauge({ name: 'idcs_edge_websockets_open', help: 'Upgraded (WebSocket) connections open, by proxy.', labelNames: ['proxy'] as const, registers,
+    collect() {
+      this.reset();
+      for (const s of sources) for (const [proxy, n] of s.webSocketsOpen?.() ?? []) this.inc({ proxy }, n);
+    } });
+  new Gauge({ name: 'idcs_edge_cert_expiry_timestamp_seconds', help: 'When each served certificate expires (Unix seconds).',
+    labelNames: ['name', 'source'] as const, registers, aggregator: 'max',
+    collect() {
+      this.reset();
+      for (const s of sources) for (const c of s.certificates?.() ?? []) this.set({ name: c.name, source: c.source }, Math.floor(Date.parse(c.notAfter) / 1000));
+    } });
+
+  return {
+    registry, requests, duration, bytes, upstreamErrors, tlsHandshakes, renewals, applies,
+    addSources: (s) => { sources.push(s); },
+    json: () => registry.getMetricsAsJSON(),
+    async text(others = []) {
+      if (others.length === 0) return registry.metrics();
+      return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...others]).metrics();
+    },
+    contentType: registry.contentType,
+  };
+}
