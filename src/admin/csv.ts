@@ -111,12 +111,15 @@ export function parseProxyCsv(text: string): CsvRow[] {
       return { line, proxy: {} };
     }
     const cells = Object.fromEntries(names.map((n, i) => [n, fields[i]!])) as Partial<Record<CsvColumn, string>>;
+    const before = issues.length;
     const proxy = proxyOf(cells, line, issues);
     const checked = proxySchema.safeParse(proxy);
     if (!checked.success) {
+      // A cell that could not be read is reported once, not again as the gap it leaves.
+      const told = new Set(issues.slice(before).map((i) => i.column));
       for (const i of checked.error.issues) {
-        const key = i.code === 'unrecognized_keys' ? undefined : String(i.path[0] ?? '');
-        issues.push({ line, column: COLUMN_OF[key ?? ''] ?? null, message: i.message });
+        const column = COLUMN_OF[String(i.path[0] ?? '')] ?? null;
+        if (!told.has(column)) issues.push({ line, column, message: i.message });
       }
     } else {
       const prev = seen.get(checked.data.domain);

@@ -56,8 +56,8 @@ function renderJson(text: string, next: unknown): string {
 function renderYaml(text: string, next: unknown): string {
   const doc: Document = parseDocument(text);
   doc.contents = doc.contents === null ? doc.createNode(next) : (syncNode(doc, doc.contents, doc.toJS(), next) as typeof doc.contents);
-  // lineWidth 0: a long note stays on one line instead of being folded.
-  return doc.toString({ lineWidth: 0 });
+  // lineWidth 0: a long note stays on one line instead of being folded; `[a, b]` as people write it.
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
 /** The identity of a list item, so a kept item keeps its node (and comments) when others are added or removed. */
@@ -102,10 +102,17 @@ function syncNode(doc: Document, node: unknown, now: unknown, next: unknown): un
       const id = identity(now[i]);
       pool.set(id, [...(pool.get(id) ?? []), { node: n, value: now[i] }]);
     });
+    const first = node.items[0];
     node.items = next.map((v) => {
       const hit = pool.get(identity(v))?.shift();
       return (hit ? syncNode(doc, hit.node, hit.value, v) : doc.createNode(v)) as (typeof node.items)[number];
     });
+    // The yaml package hangs a comment above the first item on the list: it goes where that item goes.
+    if (node.commentBefore && first !== undefined && node.items[0] !== first) {
+      const moved = node.items.find((n) => n === first) as { commentBefore?: string | null } | undefined;
+      if (moved) moved.commentBefore = [node.commentBefore, moved.commentBefore].filter(Boolean).join('\n');
+      node.commentBefore = null;
+    }
     return node;
   }
   // A scalar keeps its node (its comment, its quoting) when the value stays of the same type; a plain
