@@ -17,6 +17,7 @@ export interface AdminClient {
   request(method: string, path: string, body?: { type: string; data: string }): Promise<AdminReply>;
 }
 
+/** A client of the admin API at `at`, sending `token` (null: none, for /healthz); each request gives up after `timeoutMs`. */
 export function adminClient(at: AdminAddress, token: string | null, timeoutMs = 120_000): AdminClient {
   const send = (method: string, path: string, body?: { type: string; data: string }): Promise<AdminReply> => new Promise((resolve, reject) => {
     const target = at.kind === 'unix' ? { socketPath: at.path, headers: { host: 'localhost' } } : { host: dialHost(at.host), port: at.port, headers: {} };

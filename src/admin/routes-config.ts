@@ -29,6 +29,7 @@ function sendWrite(reply: FastifyReply, o: UpdateOutcome<unknown>, created = fal
 
 const vmId = (p: Record<string, string>) => `${p.owner!.trim().toLowerCase()}/${p.name!.trim().toLowerCase()}`;
 
+/** Registers the document routes on `app`: reads from the file on disk, writes through ctx.updater. */
 export function registerConfigRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { file, updater } = ctx;
   /** The document on disk, and its ETag set on the reply. */

@@ -14,6 +14,7 @@ import { certificateViews } from './views.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** Registers health, readiness, status, certificates, renew and the OpenAPI document on `app`. */
 export function registerStateRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { applier, file } = ctx;
   const running = () => {

@@ -141,7 +141,9 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
     if (write && deps.applier.current() === null) throw new EdgeError(ErrorCodes.ADMIN_NOT_READY, 'the edge has not applied its first config yet');
   });
   app.addHook('onResponse', async (req, reply) => {
-    log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
+    // Health probes come every few seconds: debug, so they do not drown the writes.
+    const level = (req.routeOptions.config as { open?: boolean }).open ? 'debug' : 'info';
+    log[level]({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
   });
 
   let url = addressText(wanted);

@@ -19,8 +19,12 @@ export interface ConfigDocument {
    * write, a hand edit); comments and layout do not.
    */
   readonly etag: string;
-  /** The text of this file with `next` as its value; what did not change keeps its text. */
-  render(next: unknown): string;
+  /**
+   * This file with `next` as its value: what did not change keeps its text. The YAML model parsed for this
+   * document is changed in place and handed to the result (a 1 MB file takes half a second to parse), so
+   * edit a document once; editing it again parses its text anew.
+   */
+  edit(next: unknown): ConfigDocument;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,26 +42,35 @@ export function etagOf(value: unknown): string {
 
 /** Parses config text (`name` decides JSON or YAML, as the loader does); throws ConfigError EDGE_ERR_CONFIG_READ. */
 export function parseConfigDocument(text: string, name: string): ConfigDocument {
-  const value = parseConfigText(text, name);
-  const json = extname(name).toLowerCase() === '.json';
+  if (extname(name).toLowerCase() === '.json') return jsonDocument(text, parseConfigText(text, name), name);
+  const doc = parseDocument(text, { prettyErrors: true });
+  // The loader's own parse, for its error message; `parse` is parseDocument + toJS, so the values agree.
+  return yamlDocument(text, doc.errors.length ? parseConfigText(text, name) : doc.toJS(), doc);
+}
+
+function jsonDocument(text: string, value: unknown, name: string): ConfigDocument {
   return {
-    text,
-    value,
-    etag: etagOf(value),
-    render: (next) => (json ? renderJson(text, next) : renderYaml(text, next)),
+    text, value, etag: etagOf(value),
+    edit(next) {
+      const indent = /^[{[]\s*\n([ \t]+)\S/.exec(text)?.[1] ?? '  ';
+      const out = `${JSON.stringify(next, null, indent)}${text.endsWith('\n') || text === '' ? '\n' : ''}`;
+      return jsonDocument(out, JSON.parse(out), name);
+    },
   };
 }
 
-function renderJson(text: string, next: unknown): string {
-  const indent = /^[{[]\s*\n([ \t]+)\S/.exec(text)?.[1] ?? '  ';
-  return `${JSON.stringify(next, null, indent)}${text.endsWith('\n') || text === '' ? '\n' : ''}`;
-}
-
-function renderYaml(text: string, next: unknown): string {
-  const doc: Document = parseDocument(text);
-  doc.contents = doc.contents === null ? doc.createNode(next) : (syncNode(doc, doc.contents, doc.toJS(), next) as typeof doc.contents);
-  // lineWidth 0: a long note stays on one line instead of being folded; `[a, b]` as people write it.
-  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+function yamlDocument(text: string, value: unknown, parsed: Document): ConfigDocument {
+  let model: Document | null = parsed;
+  return {
+    text, value, etag: etagOf(value),
+    edit(next) {
+      const doc = model ?? parseDocument(text);
+      model = null;
+      doc.contents = doc.contents === null ? doc.createNode(next) : (syncNode(doc, doc.contents, doc.toJS(), next) as typeof doc.contents);
+      // lineWidth 0: a long note stays on one line instead of being folded; `[a, b]` as people write it.
+      return yamlDocument(doc.toString({ lineWidth: 0, flowCollectionPadding: false }), doc.toJS(), doc);
+    },
+  };
 }
 
 /** The identity of a list item, so a kept item keeps its node (and comments) when others are added or removed. */

@@ -17,16 +17,17 @@ export interface ConfigFile {
   /** The file as it is on disk now; throws ConfigError EDGE_ERR_CONFIG_READ when it is missing or does not parse. */
   read(): ConfigDocument;
   /**
-   * Replaces the file with `text`, keeping its mode, unless its content is no longer `expected` (edited
+   * Replaces the file with `doc`, keeping its mode, unless its content is no longer `expected` (edited
    * meanwhile: EdgeError EDGE_ERR_ADMIN_CONFLICT). A failed write (EDGE_ERR_CONFIG_WRITE) leaves the old file whole.
    */
-  write(text: string, expected: string): Promise<void>;
+  write(doc: ConfigDocument, expected: string): Promise<void>;
   /** True while the file holds exactly what write() last put there. */
   isOwnWrite(): boolean;
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** The config file at `path`; nothing is read until asked. */
 export function openConfigFile(path: string): ConfigFile {
   let written: string | null = null;
   // Parsing a large file takes a while: the last parse is kept for as long as the text is the same.
@@ -39,7 +40,8 @@ export function openConfigFile(path: string): ConfigFile {
   return {
     path,
     read,
-    async write(text, expected) {
+    async write(doc, expected) {
+      const { text } = doc;
       if (readConfigText(path) !== expected) {
         throw new EdgeError(ErrorCodes.ADMIN_CONFLICT, `${path} was changed by someone else while this write was applied; nothing was changed, retry`);
       }
@@ -49,6 +51,7 @@ export function openConfigFile(path: string): ConfigFile {
         const mode = (await stat(target)).mode & 0o777;
         written = hash(text);
         await writeFileAtomic(target, text, mode);
+        cached = doc;
       } catch (err) {
         throw new EdgeError(ErrorCodes.CONFIG_WRITE, `cannot write ${path}: ${(err as Error).message}`, { cause: err });
       }

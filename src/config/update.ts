@@ -11,7 +11,6 @@ import { refusalError } from './apply.ts';
 import { checkConfig } from './check.ts';
 import type { ConfigFile } from './file.ts';
 import { validateConfig } from './load.ts';
-import { parseConfigDocument } from './document.ts';
 import { ConfigError, EdgeError, ErrorCodes } from '../errors.ts';
 
 /** What a write applies to: the apply pipeline of the running edge (or of a workers group's primary). */
@@ -53,6 +52,7 @@ export function ifMatchAccepts(header: string, etag: string): boolean {
   return h === '*' || h.split(',').some((t) => t.trim() === etag);
 }
 
+/** Serialises writes to `file` and applies each through `target` (null: validate and write only, no edge runs). */
 export function createConfigUpdater(o: { file: ConfigFile; target: ApplyTarget | null; now: () => Date }): ConfigUpdater {
   const { file } = o;
   // Read-modify-write must not interleave: two writes to different objects would otherwise lose one.
@@ -69,9 +69,8 @@ export function createConfigUpdater(o: { file: ConfigFile; target: ApplyTarget |
       throw new ConfigError(ErrorCodes.CONFIG_INVALID, `${file.path} is not a mapping of keys`, { issues: [{ path: '(root)', message: 'expected a mapping of keys' }] });
     }
     const edited = edit(structuredClone(base) as Record<string, unknown>);
-    const text = current.render(edited.next);
-    // What is applied is what the file will say when read back.
-    const next = parseConfigDocument(text, file.path);
+    // What is applied is the value of the text the file will hold (read back from the edited YAML model).
+    const next = current.edit(edited.next);
     const explain = (err: unknown) => (err instanceof ConfigError && edited.explain ? edited.explain(err) : err);
     if (opts.dryRun || o.target === null) {
       try {
@@ -81,13 +80,13 @@ export function createConfigUpdater(o: { file: ConfigFile; target: ApplyTarget |
       } catch (err) {
         throw explain(err);
       }
-      if (!opts.dryRun) await file.write(text, current.text);
+      if (!opts.dryRun) await file.write(next, current.text);
       return { result: null, etag: opts.dryRun ? current.etag : next.etag, detail: edited.detail };
     }
     const prepared = await o.target.prepare({ document: next.value, file: file.path }, 'api');
     if (!('commit' in prepared)) throw explain(refusalError(prepared));
     try {
-      await file.write(text, current.text);
+      await file.write(next, current.text);
     } catch (err) {
       prepared.abort();
       throw err;

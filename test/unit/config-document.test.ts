@@ -20,9 +20,12 @@ trustedProxies: [10.0.0.0/8]
 `;
 
 describe('config document editing', () => {
-  it('re-renders an unchanged YAML document as it was', () => {
+  it('writes an unchanged YAML document as it was, and again after an edit', () => {
     const d = parseConfigDocument(YAML, 'edge.yaml');
-    assert.equal(d.render(d.value), YAML);
+    const same = d.edit(d.value);
+    assert.equal(same.text, YAML);
+    assert.equal(same.edit(same.value).text, YAML, 'the model handed on is the file\'s');
+    assert.equal(d.edit(d.value).text, YAML, 'an edited document parses its text again');
   });
 
   it('changes only what changed: comments, quoting and kept items stay, wherever the items move', () => {
@@ -31,7 +34,9 @@ describe('config document editing', () => {
     v.listen.http = 80;
     v.proxies = [v.proxies[1]!, { domain: 'c.example.com', target: '10.0.0.3', note: 'true' }];
     (v.proxies[0]!.errorPages as Record<string, string>)['502'] = './pages/bad.html';
-    const text = d.render(v);
+    const edited = d.edit(v);
+    const { text } = edited;
+    assert.deepEqual(edited.value, v);
     assert.deepEqual(parse(text), v, 'the text says what was asked');
     for (const kept of ['# top comment', 'http: 80 # the port', '# the proxies', '# second, kept', 'domain: "*.b.example.com"', '[10.0.0.0/8]']) {
       assert.ok(text.includes(kept), `${kept}:\n${text}`);
@@ -43,8 +48,8 @@ describe('config document editing', () => {
 
   it('keeps JSON as JSON with its indentation, and writes an empty file', () => {
     const d = parseConfigDocument('{\n    "proxies": []\n}\n', 'edge.json');
-    assert.equal(d.render({ proxies: [{ domain: 'a.example.com' }] }), '{\n    "proxies": [\n        {\n            "domain": "a.example.com"\n        }\n    ]\n}\n');
-    assert.deepEqual(parse(parseConfigDocument('', 'edge.yaml').render({ vms: [] })), { vms: [] });
+    assert.equal(d.edit({ proxies: [{ domain: 'a.example.com' }] }).text, '{\n    "proxies": [\n        {\n            "domain": "a.example.com"\n        }\n    ]\n}\n');
+    assert.deepEqual(parse(parseConfigDocument('', 'edge.yaml').edit({ vms: [] }).text), { vms: [] });
   });
 
   it('has an ETag that follows the values, not comments or key order', () => {
