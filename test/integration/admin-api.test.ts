@@ -4,10 +4,12 @@
  * of bad request. Judged by what a real HTTP client receives.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { adminClient } from '../../src/admin/client.ts';
 import { adminClientOf } from '../helpers/admin.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { request, startBackend } from '../helpers/net.ts';
@@ -101,6 +103,20 @@ describe('admin API: listener, token, guard, errors', () => {
     const wrongType = await api.call('PUT', '/api/v1/proxies/b.example.com', { json: { target: '127.0.0.1', targetPort: 'eighty' } });
     assert.equal(wrongType.body.error.issues[0].path, 'proxies[1].targetPort');
     assert.equal(readFileSync(configFile, 'utf8'), before, 'the file is unchanged');
+  });
+
+  it('listens on a unix socket when admin.listen says unix:', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-admin-sock-'));
+    const socket = join(dir, 'admin.sock');
+    const tokenFile = join(dir, 'secret', 'admin.token');
+    const { edge } = await startTestEdge(t, { __dir: dir, admin: { listen: `unix:${socket}`, tokenFile } });
+    assert.equal(edge.admin!.url, `unix:${socket}`);
+    assert.equal(edge.admin!.tokenFile, tokenFile);
+    assert.equal(statSync(socket).mode & 0o777, 0o660);
+    const r = await adminClient({ kind: 'unix', path: socket }, readFileSync(tokenFile, 'utf8').trim()).request('GET', '/api/v1/status');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal((r.body as { listeners: { admin: string } }).listeners.admin, `unix:${socket}`);
+    assert.equal((await adminClient({ kind: 'unix', path: socket }, 'wrong-token').request('GET', '/api/v1/status')).status, 401);
   });
 
   it('serves an OpenAPI 3.1 document that a validator accepts', async (t) => {
