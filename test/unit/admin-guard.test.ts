@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAdminListen } from '../../src/admin/config.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { createGuard } from '../../src/admin/guard.ts';
 import { bearerMatches } from '../../src/admin/token.ts';
 
@@ -44,6 +46,20 @@ describe('admin guard', () => {
     assert.deepEqual(parseAdminListen('unix:/run/idcs-edge/admin.sock'), { kind: 'unix', path: '/run/idcs-edge/admin.sock' });
     for (const bad of ['8081', '127.0.0.1', '127.0.0.1:70000', 'unix:relative.sock', '[1.2.3.4]:80', 'a b:1']) assert.equal(parseAdminListen(bad), null, bad);
   });
+  it('the admin section: listen checked, never a public port, paths resolved', () => {
+    const issues = (doc: unknown) => {
+      try { validateConfig(doc, { baseDir: '/srv' }); return []; } catch (e) { return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`); }
+    };
+    assert.deepEqual(issues({ listen: { http: 8080, https: 8443 }, admin: { listen: '127.0.0.1:8080' } }),
+      ['admin.listen: port 8080 is a public listener of the edge; the admin API needs a port of its own']);
+    assert.match(issues({ admin: { listen: 'localhost' } })[0]!, /^admin\.listen: expected host:port/);
+    assert.match(issues({ admin: { listen: '127.0.0.1:8081', colour: 1 } })[0]!, /^admin: unknown key: colour/);
+    assert.match(issues({ admin: { allowedHosts: ['a b'] } })[0]!, /^admin\.allowedHosts\[0\]: expected a host name/);
+    const c = validateConfig({ admin: { listen: '127.0.0.1:8081', tokenFile: 'config/admin.token' } }, { baseDir: '/srv' });
+    assert.equal(c.admin?.tokenFile, '/srv/config/admin.token');
+    assert.equal(c.admin?.maxBodyBytes, 16_777_216);
+  });
+
   it('compares bearer tokens', () => {
     const token = 'x'.repeat(43);
     assert.equal(bearerMatches(`Bearer ${token}`, token), true);
