@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createChallengeResponder, serveChallengesStandalone } from './acme/challenges.ts';
+import { importProxies } from './admin/import.ts';
 import { defaultAcmeConfig } from './acme/config.ts';
 import { createAcmeIssuer } from './acme/issuer.ts';
 import { systemClock } from './clock.ts';
@@ -32,6 +33,9 @@ Usage:
   idcs-edge --renew-ssl [--force] [--domain NAME] [--dry-run] [--config FILE]
                                              renew certificates that are due (all with --force)
   idcs-edge certs [--config FILE]            list certificates: domain, source, expiry, days left
+  idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]
+                                             import proxies from CSV, all rows or none (through the
+                                             running edge's admin API, else into the config file)
   idcs-edge --help | --version
 
 Options:
@@ -39,6 +43,7 @@ Options:
       --force         with --renew-ssl: renew every managed certificate, due or not
       --domain NAME   with --renew-ssl: only this certificate (e.g. app.example.com or *.user1.example.com)
       --dry-run       with --renew-ssl: print what would be renewed and why; change nothing
+                      with import: validate the CSV and the resulting config; change nothing
 
 Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT drain and exit 0.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Docs: README.md.
@@ -148,6 +153,22 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
   }
 }
 
+async function importCommand(configFile: string, csvFile: string, dryRun: boolean): Promise<number> {
+  const r = await importProxies(configFile, csvFile, { dryRun });
+  if (!r.ok) {
+    err(`${r.code}: ${csvFile} was not imported, nothing changed:`);
+    for (const i of r.issues) {
+      err('line' in i && i.line !== null ? `  line ${i.line}${i.column ? `, column ${i.column}` : ''}: ${i.message}` : `  ${i.path ?? csvFile}: ${i.message}`);
+    }
+    return 2;
+  }
+  const { rows, added, replaced } = r.detail;
+  const via = r.via === 'api' ? `through the running edge at ${r.where}` : `into ${r.where} (no edge answered on admin.listen: the file was edited)`;
+  out(r.dryRun ? `${rows} rows valid (${added} would be added, ${replaced} replaced); nothing changed`
+    : `imported ${rows} proxies (${added} added, ${replaced} replaced) ${via}`);
+  return 0;
+}
+
 async function runCommand(configFile: string): Promise<number> {
   if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
   if (workerCount(loadConfigFile(configFile)) > 1) return runPrimary(configFile);
@@ -198,14 +219,16 @@ export async function main(argv: string[]): Promise<number> {
     out(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
     return 0;
   }
-  if (parsed.positionals.length > 1 || (command !== undefined && command !== 'certs')) {
-    err(`unknown command: ${parsed.positionals.join(' ')} (try --help)`);
+  const isImport = command === 'import';
+  if (isImport ? parsed.positionals.length !== 3 || parsed.positionals[1] !== 'proxies'
+    : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs')) {
+    err(isImport ? 'usage: idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]' : `unknown command: ${parsed.positionals.join(' ')} (try --help)`);
     return 2;
   }
-  const modes = [v['check-config'], v['renew-ssl'], command === 'certs'].filter(Boolean).length;
-  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs'); return 2; }
-  if (!v['renew-ssl'] && (v.force || v['dry-run'] || v.domain)) {
-    err('--force, --domain and --dry-run go with --renew-ssl');
+  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', isImport].filter(Boolean).length;
+  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, import'); return 2; }
+  if (!v['renew-ssl'] && (v.force || (v['dry-run'] && !isImport) || v.domain)) {
+    err('--force and --domain go with --renew-ssl; --dry-run with --renew-ssl or import');
     return 2;
   }
   const configFile = v.config!;
@@ -225,6 +248,7 @@ export async function main(argv: string[]): Promise<number> {
       return await renewCommand(loadConfigFile(configFile), { force: v.force!, dryRun: v['dry-run']!, ...(v.domain ? { domain: v.domain } : {}) });
     }
     if (command === 'certs') return await certsCommand(loadConfigFile(configFile));
+    if (isImport) return await importCommand(configFile, parsed.positionals[2]!, v['dry-run']!);
     return await runCommand(configFile);
   } catch (e) {
     if (e instanceof ConfigError) {

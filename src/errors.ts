@@ -42,6 +42,18 @@ export const ErrorCodes = {
   ACME_REJECTED: 'EDGE_ERR_ACME_REJECTED',
   ACME_CONFIG: 'EDGE_ERR_ACME_CONFIG',
   ACME_FAILED: 'EDGE_ERR_ACME_FAILED',
+  // The admin API (src/admin/) and the writes it makes to the config file.
+  ADMIN_UNAUTHORIZED: 'EDGE_ERR_ADMIN_UNAUTHORIZED',
+  ADMIN_FORBIDDEN: 'EDGE_ERR_ADMIN_FORBIDDEN',
+  ADMIN_NOT_FOUND: 'EDGE_ERR_ADMIN_NOT_FOUND',
+  ADMIN_BAD_REQUEST: 'EDGE_ERR_ADMIN_BAD_REQUEST',
+  ADMIN_MEDIA_TYPE: 'EDGE_ERR_ADMIN_MEDIA_TYPE',
+  ADMIN_TOO_LARGE: 'EDGE_ERR_ADMIN_TOO_LARGE',
+  ADMIN_PRECONDITION: 'EDGE_ERR_ADMIN_PRECONDITION',
+  ADMIN_CONFLICT: 'EDGE_ERR_ADMIN_CONFLICT',
+  ADMIN_NOT_READY: 'EDGE_ERR_ADMIN_NOT_READY',
+  CSV_INVALID: 'EDGE_ERR_CSV_INVALID',
+  CONFIG_WRITE: 'EDGE_ERR_CONFIG_WRITE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -158,6 +170,21 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.UPSTREAM_TLS]: 502,
   [ErrorCodes.UPSTREAM_FAILED]: 502,
   [ErrorCodes.UPSTREAM_TIMEOUT]: 504,
+  // The admin API's answers (src/admin/).
+  [ErrorCodes.CONFIG_INVALID]: 400,
+  [ErrorCodes.CONFIG_READ]: 409,
+  [ErrorCodes.CSV_INVALID]: 400,
+  [ErrorCodes.ADMIN_BAD_REQUEST]: 400,
+  [ErrorCodes.ADMIN_UNAUTHORIZED]: 401,
+  [ErrorCodes.ADMIN_FORBIDDEN]: 403,
+  [ErrorCodes.ADMIN_NOT_FOUND]: 404,
+  [ErrorCodes.ADMIN_CONFLICT]: 409,
+  [ErrorCodes.ADMIN_PRECONDITION]: 412,
+  [ErrorCodes.ADMIN_TOO_LARGE]: 413,
+  [ErrorCodes.ADMIN_MEDIA_TYPE]: 415,
+  [ErrorCodes.ISSUE_FAILED]: 502,
+  [ErrorCodes.ADMIN_NOT_READY]: 503,
+  [ErrorCodes.CONFIG_WRITE]: 503,
 };
 
 /**

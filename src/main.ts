@@ -5,9 +5,11 @@
  */
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
+import { startAdmin, type AdminServer } from './admin/server.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createApplier, refusalError, type ApplyInput, type ApplyResult, type ApplySource, type ConfigPart, type PreparedApply } from './config/apply.ts';
 import { checkConfig } from './config/check.ts';
+import { openConfigFile, reloadUnlessOwnWrite } from './config/file.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
@@ -72,6 +74,8 @@ export interface Edge {
   /** "request finished" and friends: the access log subscribes here, metrics will. */
   readonly events: RequestEvents;
   stats(): EdgeStats;
+  /** The admin API (admin.listen), null when there is none. */
+  readonly admin: Pick<AdminServer, 'url' | 'tokenFile'> | null;
   /** Upgraded (WebSocket) connections currently open. */
   openUpgrades(): number;
   inFlight(): number;
@@ -138,6 +142,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     }
 
     const pipeline = createPipeline({ state: state.get, pools, upgrades, log, ids: createRequestIds(), events, challenges: () => challenges });
+    // The admin API edits the config file; the watcher below skips the API's own writes, applied already.
+    const file = configFile ? openConfigFile(configFile) : null;
+    let serving: { http: number | null; https: number | null } | null = null;
+    const admin = file && !opts.worker ? await startAdmin(first, { file, applier, store, renewal: () => control?.renewal() ?? null, log, clock,
+      runtime: () => ({ mode: 'single', workers: 1, ready: serving !== null, listeners: { host: first.listen.host, http: serving?.http ?? null,
+        https: serving?.https ?? null }, inFlight: pipeline.inFlight(), webSockets: upgrades.count() }) }) : null;
+    if (admin) cleanups.push(() => admin.close());
+
     const listeners = await startListeners({
       host: first.listen.host,
       httpPort: first.listen.http,
@@ -146,6 +158,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate() },
     }, pipeline, upgrades, log);
     state.setHttpsPort(listeners.httpsPort ?? 0);
+    serving = { http: listeners.httpPort, https: listeners.httpsPort };
     certs.watch();
     // Issuance waits for the listeners (HTTP-01 is answered on ours). Then catch up on renewals missed
     // while the edge was down; the schedule takes over from there.
@@ -155,7 +168,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
 
     const reload = (source: ApplySource = 'file') => applier.apply({ file: configFile! }, source);
     let watcher: ConfigWatcher | null = null;
-    if (configFile && opts.watch !== false) watcher = watchConfigFile(configFile, () => { void reload('file'); });
+    if (configFile && opts.watch !== false) watcher = watchConfigFile(configFile, reloadUnlessOwnWrite(file, log, () => { void reload('file'); }));
 
     let closing: Promise<void> | null = null;
     return {
@@ -171,6 +184,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       },
       lastApply: () => applier.last(),
       renewal: control?.renewal() ?? null,
+      admin: admin && { url: admin.url, tokenFile: admin.tokenFile },
       events,
       stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), pools: pools.stats() }),
       openUpgrades: () => upgrades.count(),

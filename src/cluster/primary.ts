@@ -6,9 +6,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { startAdmin } from '../admin/server.ts';
 import { systemClock } from '../clock.ts';
 import { createApplier, refusalError, type ApplySource } from '../config/apply.ts';
 import { checkConfig } from '../config/check.ts';
+import { openConfigFile, reloadUnlessOwnWrite } from '../config/file.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import { watchConfigFile } from '../config/watch.ts';
@@ -47,8 +49,14 @@ export async function runPrimary(configFile: string): Promise<number> {
     },
   });
   const applier = createApplier({ parts: [control, group], check: (c) => checkConfig(c, clock.now()), log });
+  // The primary serves the admin API: its writes go through this applier, two-phase across the workers.
+  const configDoc = openConfigFile(file);
+  const admin = await startAdmin(first, { file: configDoc, applier, store, renewal: () => control.renewal(), log, clock,
+    runtime: () => ({ mode: 'workers', workers: workerCount(first), ready: started,
+      listeners: { host: first.listen.host, http: first.listen.http || null, https: first.listen.https || null } }) });
   const result = await applier.apply({ config: first }, 'start');
   if (!result.ok) {
+    await admin?.close();
     closeLog();
     throw refusalError(result);
   }
@@ -57,7 +65,7 @@ export async function runPrimary(configFile: string): Promise<number> {
   log.info({ workers: workerCount(first), pid: process.pid }, 'idcs-edge primary started');
 
   const reload = (source: ApplySource) => { void applier.apply({ file }, source); };
-  const watcher = watchConfigFile(file, () => reload('file'));
+  const watcher = watchConfigFile(file, reloadUnlessOwnWrite(configDoc, log, () => reload('file')));
 
   return new Promise((resolveExit) => {
     let stopping = false;
@@ -67,6 +75,7 @@ export async function runPrimary(configFile: string): Promise<number> {
       log.info({ signal }, 'signal received: draining workers');
       watcher.close();
       void (async () => {
+        await admin?.close();
         await group.stop(applier.current()!.shutdown.graceMs);
         await control.close();
         await storage.close();

@@ -44,6 +44,7 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
     certs: { ...c.certs, dir: abs(c.certs.dir) },
     log: { ...c.log, file: c.log.file === null ? null : abs(c.log.file) },
     ...(c.acme ? { acme: resolveAcmePaths(c.acme, baseDir) } : {}),
+    ...(c.admin?.tokenFile ? { admin: { ...c.admin, tokenFile: abs(c.admin.tokenFile) } } : {}),
     proxies: c.proxies.map((p) => ({
       ...p,
       ...(p.certFile ? { certFile: abs(p.certFile) } : {}),
@@ -78,18 +79,21 @@ export function parseConfigText(text: string, name: string): unknown {
   }
 }
 
-/** Reads and parses a config file (YAML, or JSON for `.json`); throws ConfigError EDGE_ERR_CONFIG_READ. */
-export function readConfigDocument(file: string): unknown {
-  let text: string;
+/** Reads a config file's text; throws ConfigError EDGE_ERR_CONFIG_READ. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(ErrorCodes.CONFIG_READ,
       code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${(err as Error).message}`,
       { file, cause: err });
   }
-  return parseConfigText(text, file);
+}
+
+/** Reads and parses a config file (YAML, or JSON for `.json`); throws ConfigError EDGE_ERR_CONFIG_READ. */
+export function readConfigDocument(file: string): unknown {
+  return parseConfigText(readConfigText(file), file);
 }
 
 /** Reads, parses and validates a config file. */

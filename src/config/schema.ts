@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { acmeConfigSchema, acmeRequirementIssues } from '../acme/config.ts';
+import { adminConfigSchema, adminIssues } from '../admin/config.ts';
 import { isValidHostname } from '../routing/host.ts';
 
 function isTimeZone(tz: string): boolean {
@@ -25,7 +26,7 @@ const port = (what: string) => z.number({ error: `expected a ${what} port number
 const listenPort = z.number({ error: 'expected a port number 0-65535 (0 disables the listener)' })
   .int({ error: 'expected 0-65535' }).min(0, { error: 'expected 0-65535' }).max(65535, { error: 'expected 0-65535' });
 
-const domain = z.string({ error: 'expected a domain name such as app.example.com or *.user1.example.com' })
+export const domain = z.string({ error: 'expected a domain name such as app.example.com or *.user1.example.com' })
   .transform((s) => s.trim().toLowerCase().replace(/\.$/, ''))
   .refine((s) => {
     const rest = s.startsWith('*.') ? s.slice(2) : s;
@@ -168,10 +169,12 @@ export const configSchema = z.strictObject({
   }).default({ enabled: false, port: 8090 }),
   /** The ACME CA for `certSource: letsencrypt` (see src/acme/config.ts). */
   acme: acmeConfigSchema.optional(),
+  /** The control API (see src/admin/config.ts); absent: none. */
+  admin: adminConfigSchema.optional(),
   vms: z.array(vmSchema).default([]),
   proxies: z.array(proxySchema).default([]),
 }).superRefine((c, ctx) => {
-  for (const issue of acmeRequirementIssues(c.acme, c.proxies, c.certs.dir)) {
+  for (const issue of [...acmeRequirementIssues(c.acme, c.proxies, c.certs.dir), ...adminIssues(c.admin, c.listen)]) {
     ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   }
   const seenDomain = new Map<string, number>();

@@ -7,7 +7,7 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { expiryWarning, retryBackoffMs } from './policy.ts';
-import { renewAll, type RenewDeps, type RenewResult, type RenewTarget } from './renew.ts';
+import { renewAll, type RenewDeps, type RenewOptions, type RenewResult, type RenewTarget } from './renew.ts';
 import { startRenewalScheduler, type RenewalScheduler } from './schedule.ts';
 
 export interface RenewalServiceOptions {
@@ -33,6 +33,8 @@ export interface RenewalService {
   start(): void;
   /** A full scan, as the cron job runs it. */
   scan(reason: string): Promise<readonly RenewResult[]>;
+  /** Renews now, as `--renew-ssl` does (the admin API's renew): `force` ignores the rule and the backoff, `domain` picks one. */
+  renew(options: Pick<RenewOptions, 'force' | 'domain'>, reason: string): Promise<readonly RenewResult[]>;
   /** Resolves when no on-demand issuance is queued or running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -81,8 +83,8 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
     }
   };
 
-  const run = async (targets: readonly RenewTarget[], reason: string): Promise<readonly RenewResult[]> => {
-    const results = await renewAll(o.deps(), [...targets], { renewWithinDays: o.renewWithinDays() });
+  const run = async (targets: readonly RenewTarget[], reason: string, extra: Partial<RenewOptions> = {}): Promise<readonly RenewResult[]> => {
+    const results = await renewAll(o.deps(), [...targets], { ...extra, renewWithinDays: o.renewWithinDays() });
     for (const r of results) {
       if (r.action === 'renewed') log.info({ name: r.name, source: r.source, notAfter: r.after, reason }, 'certificate stored');
     }
@@ -120,6 +122,7 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
       if (queue.size > 0) worker ??= drain().finally(() => { worker = null; });
     },
     scan: (reason) => run(o.targets(), reason),
+    renew: (options, reason) => run(o.targets(), reason, options),
     async idle() {
       while (worker) await worker;
     },

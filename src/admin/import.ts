@@ -1,0 +1,58 @@
+/**
+ * `idcs-edge import proxies FILE.csv`: through the running edge's admin API when one answers at
+ * admin.listen (so the import is applied, and written, by the edge), else by editing the config file
+ * directly with the same validation and the same all-or-nothing rule (a running edge without the API then
+ * picks the change up through its file watcher).
+ */
+import { readFileSync } from 'node:fs';
+import { systemClock } from '../clock.ts';
+import { openConfigFile } from '../config/file.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { createConfigUpdater } from '../config/update.ts';
+import { ConfigError, EdgeError, ErrorCodes, type ConfigIssue, type ErrorCode } from '../errors.ts';
+import { adminClient } from './client.ts';
+import { parseAdminListen, tokenFileOf } from './config.ts';
+import { CsvError, parseProxyCsv, type CsvIssue } from './csv.ts';
+import { importRows, type ImportDetail } from './edits.ts';
+import { addressText } from './guard.ts';
+import { readAdminToken } from './token.ts';
+
+export type ImportOutcome =
+  | { readonly ok: true; readonly via: 'api' | 'file'; readonly where: string; readonly dryRun: boolean; readonly detail: ImportDetail }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly issues: ReadonlyArray<CsvIssue | ConfigIssue> };
+
+const refused = (e: EdgeError): ImportOutcome => ({ ok: false, code: e.code, message: e.message,
+  issues: e instanceof CsvError || e instanceof ConfigError ? e.issues : [] });
+
+/** Imports `csvFile` into the edge of `configFile`; refusals (a bad row, an invalid config) resolve, other failures throw. */
+export async function importProxies(configFile: string, csvFile: string, opts: { dryRun: boolean }): Promise<ImportOutcome> {
+  let text: string;
+  try {
+    text = readFileSync(csvFile, 'utf8');
+  } catch (err) {
+    throw new EdgeError(ErrorCodes.USAGE, `cannot read ${csvFile}: ${(err as Error).message}`);
+  }
+  const config = loadConfigFile(configFile);
+  const at = config.admin?.listen === undefined ? null : parseAdminListen(config.admin.listen);
+  const client = at && (at.kind === 'unix' || at.port !== 0) ? adminClient(at, null) : null;
+  if (at && client && await client.alive()) {
+    const token = readAdminToken(tokenFileOf(config.admin!, configFile));
+    const r = await adminClient(at, token).request('POST', `/api/v1/import/proxies${opts.dryRun ? '?dryRun=1' : ''}`, { type: 'text/csv', data: text });
+    const body = r.body as { error?: { code: string; message: string; issues?: Array<CsvIssue | ConfigIssue> }; import?: ImportDetail };
+    if (body.error) {
+      const issues = body.error.issues ?? [];
+      if (body.error.code === ErrorCodes.CSV_INVALID || body.error.code === ErrorCodes.CONFIG_INVALID) return { ok: false, ...body.error, issues };
+      throw new EdgeError(body.error.code as ErrorCode, `the edge at ${addressText(at)} refused the import: ${body.error.message}`);
+    }
+    return { ok: true, via: 'api', where: addressText(at), dryRun: opts.dryRun, detail: body.import! };
+  }
+  try {
+    const rows = parseProxyCsv(text);
+    const updater = createConfigUpdater({ file: openConfigFile(configFile), target: null, now: () => systemClock.now() });
+    const o = await updater.update(importRows(rows), { dryRun: opts.dryRun });
+    return { ok: true, via: 'file', where: configFile, dryRun: opts.dryRun, detail: o.detail };
+  } catch (err) {
+    if (err instanceof CsvError || (err instanceof ConfigError && err.code === ErrorCodes.CONFIG_INVALID)) return refused(err);
+    throw err;
+  }
+}
