@@ -21,6 +21,7 @@ import { startEdge } from './main.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { storageFor } from './storage/open.ts';
+import type { RenewalFailure } from './tls/failures.ts';
 import type { CertMeta } from './tls/issuer.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
@@ -110,7 +111,7 @@ async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: str
       const results = await renewAll(
         { store, issuers: { 'self-signed': createSelfSignedIssuer({ clock: systemClock }), ...(acme ? { letsencrypt: acme } : {}) }, log, clock: systemClock },
         targets,
-        { force: flags.force, dryRun: flags.dryRun, renewWithinDays: c.renewal.renewWithinDays, ...(flags.domain ? { domain: flags.domain.toLowerCase() } : {}) },
+        { force: flags.force, dryRun: flags.dryRun, renewWithinDays: c.renewal.renewWithinDays, lockWaitMs: c.renewal.lockWaitMs, ...(flags.domain ? { domain: flags.domain.toLowerCase() } : {}) },
       );
       for (const l of renewLines(results)) out(l);
       return results.some((r) => r.action === 'failed') ? 1 : 0;
@@ -138,14 +139,17 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
     }
     const now = Date.now();
     const lastError = (e: CertMeta['lastError']) => (e ? `${fmtDate(e.at)} ${e.code}: ${e.message}` : '');
+    // The backoff: how many attempts failed in a row and when the next automatic one may run.
+    const backoff = (f: RenewalFailure | undefined) => (f ? ` (${f.failures} failed, next attempt ${fmtDate(f.nextAttemptAt)})` : '');
     const rows = [['DOMAIN', 'SOURCE', 'EXPIRES', 'DAYS LEFT', 'LAST ERROR']];
     for (const m of metas) {
       const days = Math.floor((Date.parse(m.notAfter) - now) / 86_400_000);
       // meta.json's own fields are what the previous version recorded.
-      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days), lastError(failures.get(m.name)?.lastError ?? m.lastError)]);
+      const f = failures.get(m.name);
+      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days), lastError(f?.lastError ?? m.lastError) + backoff(f)]);
       failures.delete(m.name);
     }
-    for (const f of failures.values()) rows.push([f.name, f.source, '-', '-', `${lastError(f.lastError)} (no certificate yet)`]);
+    for (const f of failures.values()) rows.push([f.name, f.source, '-', '-', `${lastError(f.lastError)}${backoff(f)} (no certificate yet)`]);
     for (const l of pad(rows)) out(l);
     return 0;
   } finally {

@@ -25,6 +25,10 @@ export interface ControlPlane extends ConfigPart {
   renewal(): RenewalService;
   /** Starts issuing and scanning (once the listeners that answer HTTP-01 are up). */
   start(): void;
+  /**
+   * Abandons work on the CA (every request, poll, self-check and DNS hook of an attempt in progress) and
+   * stops renewing. Idempotent: the edge calls it as shutdown begins, and again among its cleanups.
+   */
   close(): Promise<void>;
 }
 
@@ -47,11 +51,13 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
   let table: RouteTable | null = null;
   let acme: { key: string; issuer: AcmeIssuer } | null = null;
   let renewal: RenewalService | null = null;
+  let closing: Promise<void> | null = null;
 
   const makeRenewal = (c: EdgeConfig) => createRenewalService({
     deps: () => ({ store, log, clock, issuers: { 'self-signed': selfSigned, ...(acme ? { letsencrypt: acme.issuer } : {}) } }),
     targets: () => (table ? renewalTargets(table) : []),
     renewWithinDays: () => config!.renewal.renewWithinDays,
+    lockWaitMs: () => config!.renewal.lockWaitMs,
     schedule: c.renewal.schedule,
     timezone: c.renewal.timezone,
     runAtStart: false,
@@ -91,9 +97,12 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
       renewal?.start();
       void renewal?.scan('start');
     },
-    async close() {
-      await renewal?.close();
-      acme?.issuer.close();
+    close() {
+      closing ??= (async () => {
+        await renewal?.close();
+        acme?.issuer.close();
+      })();
+      return closing;
     },
   };
 }

@@ -193,7 +193,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         closing ??= (async () => {
           log.info({ graceMs, inFlight: pipeline.inFlight(), webSockets: upgrades.count() }, 'shutting down');
           watcher?.close();
+          // Work on the CA is abandoned at once, while requests drain (its cleanup below awaits the same close).
+          const controlClosed = control?.close();
           await listeners.close(graceMs);
+          await controlClosed;
           for (const c of cleanups.reverse()) await c();
           log.info('stopped');
           ownLog?.close();

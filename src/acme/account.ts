@@ -34,12 +34,13 @@ export function accountKeys(directoryUrl: string): AccountKeys {
 
 /**
  * The account key, created when missing. Get-or-create runs inside the account's lease, so two processes
- * starting at once end up with the same key; a reader never sees a torn one (puts are atomic).
+ * starting at once end up with the same key; a reader never sees a torn one (puts are atomic). `signal`
+ * stops the wait for that lease.
  */
-export async function loadOrCreateAccountKey(storage: Storage, keys: AccountKeys, log: Logger): Promise<Buffer> {
+export async function loadOrCreateAccountKey(storage: Storage, keys: AccountKeys, log: Logger, signal?: AbortSignal): Promise<Buffer> {
   const existing = await storage.get(keys.key);
   if (existing) return existing;
-  const lease = await storage.lock(keys.lock);
+  const lease = await storage.lock(keys.lock, signal ? { signal } : {});
   try {
     const again = await storage.get(keys.key); // another process may have made it while we waited
     if (again) return again;

@@ -3,6 +3,7 @@
  * mounted by config/schema.ts at the top-level key `acme`; the checks that need the rest of the config
  * (proxies asking for `letsencrypt`) live in `acmeRequirementIssues` so the top-level schema can call them.
  */
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -28,6 +29,19 @@ function isHttpsUrl(s: string): boolean {
 
 const ms = (min: number, max: number, def: number) => z.number().int().min(min).max(max).default(def);
 
+const resolverAddress = z.string({ error: 'expected an IP address with an optional port: 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53' })
+  .trim()
+  .refine((s) => parseResolver(s) !== null,
+    { error: 'expected an IP address with an optional port: 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53' });
+
+/** `ip`, `ip:port` or `[v6]:port` -> host and port (53 when absent); null when it is not one of those. */
+export function parseResolver(s: string): { host: string; port: number } | null {
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s) ?? (isIP(s) === 6 ? [s, s, undefined] : /^([^:]+)(?::(\d{1,5}))?$/.exec(s));
+  if (!m || !isIP(m[1]!)) return null;
+  const port = m[2] === undefined ? 53 : Number(m[2]);
+  return port >= 1 && port <= 65_535 ? { host: m[1]!, port } : null;
+}
+
 export const acmeConfigSchema = z.strictObject({
   /** Resolved to a URL here, so everything downstream sees one form (the account file is keyed by it). */
   directoryUrl: directoryUrl.default(KNOWN_DIRECTORIES.letsencrypt),
@@ -44,7 +58,11 @@ export const acmeConfigSchema = z.strictObject({
   }).optional(),
   /** Executable called `set|clear <_acme-challenge.name> <value>` for DNS-01 (needed for wildcard names). */
   dnsHook: z.string().min(1).optional(),
-  dnsHookTimeoutMs: ms(1_000, 600_000, 120_000),
+  /**
+   * One hook call; the hook and everything it started (its process group) are killed when it runs out.
+   * 60 s like lego's DNS propagation timeout; the attempt's own deadline (attemptTimeoutMs) also applies.
+   */
+  dnsHookTimeoutMs: ms(1_000, 600_000, 60_000),
   /**
    * `auto`: HTTP-01 for plain names, DNS-01 for wildcards. `dns-01`: DNS-01 for every name (an edge that
    * the CA cannot reach on port 80).
@@ -53,11 +71,20 @@ export const acmeConfigSchema = z.strictObject({
   /** Where HTTP-01 tokens are kept; default `acme-challenges` next to certs.dir, never inside it. */
   challengeDir: z.string().min(1).optional(),
   /**
-   * Skip acme-client's self-check of a challenge (an HTTP GET to the name on port 80, a TXT lookup via the
-   * system resolver) before asking the CA. The check saves failed validations, which Let's Encrypt rate
-   * limits, but fails behind NAT without hairpinning and offline.
+   * Skip our self-check of a challenge (selfcheck.ts: an HTTP GET to the name, a TXT lookup) before asking
+   * the CA. The check saves failed validations, which Let's Encrypt rate limits, but fails behind NAT
+   * without hairpinning and offline.
    */
   skipChallengeVerification: z.boolean({ error: 'expected true or false' }).default(false),
+  /** The whole self-check of one challenge, DNS lookups and TXT propagation polls included. */
+  selfCheckTimeoutMs: ms(500, 300_000, 10_000),
+  /** The port the HTTP-01 self-check connects to: 80 (where the CA connects, RFC 8555 section 8.3); other values are for tests. */
+  selfCheckHttpPort: z.number().int().min(1, { error: 'expected 1-65535' }).max(65_535, { error: 'expected 1-65535' }).default(80),
+  /**
+   * DNS servers the self-check asks (`ip` or `ip:port`, `[v6]:port`): TXT records of DNS-01 and the A/AAAA
+   * records of HTTP-01. Empty: the system's resolvers (/etc/resolv.conf; /etc/hosts for A/AAAA).
+   */
+  resolvers: z.array(resolverAddress).max(8).default([]),
   /** Retries of a request the CA answered with 5xx/429 or that failed on the network (acme-client's own). */
   retryMaxAttempts: z.number().int().min(0).max(10).default(3),
   /** A Retry-After longer than this fails the attempt at once; the renewal backoff retries later. */
@@ -68,6 +95,11 @@ export const acmeConfigSchema = z.strictObject({
   pollAttempts: z.number().int().min(1).max(100).default(10),
   /** One HTTP request to the CA. */
   requestTimeoutMs: ms(1_000, 300_000, 30_000),
+  /**
+   * One whole attempt at a certificate (account, order, DNS hook, self-check, validation, finalize, retries):
+   * past it the attempt is abandoned and the name's lock released, so a failing CA never holds it for long.
+   */
+  attemptTimeoutMs: ms(1_000, 3_600_000, 90_000),
 });
 
 export type AcmeConfig = z.output<typeof acmeConfigSchema>;

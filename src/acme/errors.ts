@@ -66,13 +66,17 @@ const ACCOUNT_TYPES = new Set(['accountDoesNotExist', 'externalAccountRequired',
 
 /**
  * Turns whatever the ACME flow threw into an AcmeError. `seen.problem` is the last problem document the CA
- * sent during the attempt and `seen.transportError` the last socket error (client.ts captures both); without
- * a problem the error's code decides.
+ * sent during the attempt, `seen.transportError` the last error of a request without a response, and
+ * `lastFailure`/`retries` what the transport's retries saw (client.ts and retry.ts capture them); without a
+ * problem the error's code decides.
  */
 export function classifyAcmeError(err: unknown, domain: string,
-  seen: { problem?: AcmeProblem | undefined; transportError?: Error | undefined; directoryUrl?: string } = {}): AcmeError {
+  seen: { problem?: AcmeProblem | undefined; transportError?: Error | undefined; directoryUrl?: string;
+    lastFailure?: string | undefined; retries?: number } = {}): AcmeError {
   if (err instanceof AcmeError) return err;
   const { problem, directoryUrl } = seen;
+  // Whether the transport retried (retry.ts): a CA failing after retries reads differently from one refusal.
+  const tried = seen.retries ? `; gave up after ${seen.retries} ${seen.retries === 1 ? 'retry' : 'retries'} (acme.retryMaxAttempts)` : '';
   // Without a response acme-client throws a TypeError; the socket's own error is the real cause then.
   const e = (typeof (err as { code?: unknown })?.code === 'string' ? err : seen.transportError ?? err) as { code?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
@@ -96,7 +100,8 @@ export function classifyAcmeError(err: unknown, domain: string,
     if (REJECTED_TYPES.has(short)) {
       return new AcmeError(AcmeErrorCodes.REJECTED, domain, `the ACME CA refuses to issue for ${domain} (${short}): ${problem.detail}`, opts);
     }
-    return new AcmeError(AcmeErrorCodes.FAILED, domain, `ACME issuance for ${domain} failed (${short}): ${problem.detail}`, opts);
+    const http = problem.status !== undefined && problem.status >= 500 ? ` (HTTP ${problem.status}${tried})` : '';
+    return new AcmeError(AcmeErrorCodes.FAILED, domain, `ACME issuance for ${domain} failed (${short}): ${problem.detail}${http}`, opts);
   }
   const code = typeof e?.code === 'string' ? e.code : '';
   const where = directoryUrl ? ` at ${directoryUrl}` : '';
@@ -105,7 +110,8 @@ export function classifyAcmeError(err: unknown, domain: string,
       `the ACME CA's certificate${where} is not trusted (${code}); for a private CA set acme.caFile`, { cause: e });
   }
   if (CONNECT_CODES.has(code)) {
-    return new AcmeError(AcmeErrorCodes.CONNECTION, domain, `cannot reach the ACME CA${where} (${code}: ${message})`, { cause: e });
+    return new AcmeError(AcmeErrorCodes.CONNECTION, domain, `cannot reach the ACME CA${where} (${code}: ${message}${tried})`, { cause: e });
   }
-  return new AcmeError(AcmeErrorCodes.FAILED, domain, `ACME issuance for ${domain} failed: ${message}`, { cause: err });
+  const last = seen.lastFailure ? ` (${seen.lastFailure}${tried})` : '';
+  return new AcmeError(AcmeErrorCodes.FAILED, domain, `ACME issuance for ${domain} failed: ${message}${last}`, { cause: err });
 }

@@ -140,7 +140,9 @@ export const configSchema = z.strictObject({
     /** Cron expression of the renewal scan (node-cron: 5 fields, or 6 with seconds). */
     schedule: z.string().refine((s) => cron.validate(s), { error: 'expected a cron expression such as "0 2 * * *" (daily 02:00)' }).default('0 2 * * *'),
     timezone: z.string().refine(isTimeZone, { error: 'expected an IANA time zone such as UTC or Europe/Berlin' }).default('UTC'),
-  }).default({ renewWithinDays: 30, schedule: '0 2 * * *', timezone: 'UTC' }),
+    /** How long a renewal waits for another process holding the name's lock (longer than acme.attemptTimeoutMs). */
+    lockWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
+  }).default({ renewWithinDays: 30, schedule: '0 2 * * *', timezone: 'UTC', lockWaitMs: 120_000 }),
   upstream: z.strictObject({
     /** How long to wait for the VM to start answering (headers) before replying 504. */
     timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),

@@ -5,6 +5,9 @@
  * A failure is recorded in the name's renewal state (tls/failures.ts), certificate or not, and the old
  * certificate keeps serving. The running edge picks up a stored certificate through the store's change
  * watch (tls/contexts.ts watch()), so there is no other hot-swap.
+ * A second attempt at a name in this process joins the one in flight (inflight.ts) instead of waiting for
+ * its own lock. The run's signal (the edge shutting down) stops lock waits and abandons issuance; an
+ * abandoned attempt is not the name's failure and records none.
  * Uploaded certificates are never touched, only reported.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import type { RouteTable } from '../routing/table.ts';
 import { coversAll, parseCertPem } from '../tls/certinfo.ts';
 import type { Issuer, StoredCert } from '../tls/issuer.ts';
 import type { CertStore } from '../tls/store.ts';
+import type { InFlight } from './inflight.ts';
 import { nextAttemptAt, renewalDecision, type RenewalDecision } from './policy.ts';
 
 export interface RenewTarget {
@@ -33,7 +37,7 @@ export interface RenewResult {
   /** notAfter before the run, null when there was no certificate. */
   readonly before: string | null;
   readonly after: string | null;
-  readonly action: 'renewed' | 'skipped' | 'reported' | 'failed' | 'would-renew';
+  readonly action: 'renewed' | 'skipped' | 'reported' | 'failed' | 'would-renew' | 'abandoned';
   readonly reason: string;
   readonly error?: { readonly code: string; readonly message: string };
 }
@@ -43,6 +47,8 @@ export interface RenewDeps {
   readonly issuers: Partial<Record<CertSource, Issuer>>;
   readonly log: Logger;
   readonly clock: Clock;
+  /** Attempts in flight in this process, by name: a second attempt joins the first (the service passes one). */
+  readonly inflight?: InFlight<RenewResult>;
 }
 
 export interface RenewOptions {
@@ -53,8 +59,10 @@ export interface RenewOptions {
   /** Decide and report; take no lock, issue nothing, write nothing. */
   readonly dryRun?: boolean;
   readonly renewWithinDays: number;
-  /** How long to wait for another process holding a certificate's lock. */
+  /** How long to wait for another process holding a certificate's lock (renewal.lockWaitMs). */
   readonly lockWaitMs?: number;
+  /** Aborts lock waits and issuance in progress (shutdown); the run then stops. */
+  readonly signal?: AbortSignal;
 }
 
 /** The certificates a route table needs (see RouteTable.certTargets: templates may expand to one per VM). */
@@ -111,7 +119,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
       error: { code: ErrorCodes.ISSUE_FAILED, message: `no issuer for certSource ${t.source} is available in this process` } };
   }
 
-  return store.withLock(t.name, async (lost): Promise<RenewResult> => {
+  const attempt = () => store.withLock(t.name, async (lost): Promise<RenewResult> => {
     const now = clock.now();
     const current = await store.read(t.name);
     // Inside the lock: if another process stored a new certificate since we looked, its work stands.
@@ -123,12 +131,13 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
     }
     try {
       // Losing the lease (expired and taken over) aborts the order: the new holder is issuing now.
-      const issued = await issuer.issue({ name: t.name, names: t.names }, lost);
+      const issued = await issuer.issue({ name: t.name, names: t.names }, opts.signal ? AbortSignal.any([lost, opts.signal]) : lost);
       const meta = await store.write(t.name, { ...issued, meta: { source: t.source } });
       log.info({ name: t.name, source: t.source, notAfter: meta.notAfter, reason: d.reason }, 'certificate renewed');
       return { ...base, after: meta.notAfter, action: 'renewed', reason: d.reason };
     } catch (err) {
       const error = errorOf(err);
+      if (opts.signal?.aborted) return abandoned(deps, t, base.before, d.reason);
       if (lost.aborted) {
         // Not this name's failure: the lease lapsed and whoever took it over is issuing (and will store) now.
         log.error({ name: t.name, code: error.code, err: error.message }, 'certificate renewal abandoned: the lock was lost');
@@ -145,7 +154,16 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
       log.error({ name: t.name, source: t.source, code: error.code, problemType, err: error.message, failures, nextAttemptAt: next }, 'certificate renewal failed');
       return { ...base, after: current?.meta.notAfter ?? null, action: 'failed', reason: d.reason, error };
     }
-  }, opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : undefined);
+  }, { ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  if (!deps.inflight) return attempt();
+  if (deps.inflight.has(t.name)) log.info({ name: t.name, source: t.source }, 'joining the certificate attempt in flight');
+  return deps.inflight.run(t.name, attempt);
+}
+
+/** The result of an attempt stopped by the run's signal: logged, and not recorded as the name's failure. */
+function abandoned(deps: RenewDeps, t: RenewTarget, before: string | null, reason: string): RenewResult {
+  deps.log.warn({ name: t.name, source: t.source }, 'certificate issuance abandoned: the edge is shutting down');
+  return { name: t.name, source: t.source, before, after: before, action: 'abandoned', reason: `${reason}; abandoned at shutdown` };
 }
 
 /**
@@ -157,9 +175,14 @@ export async function renewAll(deps: RenewDeps, targets: readonly RenewTarget[],
   const results: RenewResult[] = [];
   for (const t of targets) {
     if (wanted !== undefined && t.name !== wanted) continue;
+    if (opts.signal?.aborted) break;
     try {
       results.push(await renewOne(deps, t, opts));
     } catch (err) {
+      if (opts.signal?.aborted) {
+        results.push(abandoned(deps, t, null, 'waiting for the lock'));
+        break;
+      }
       // Lock timeouts and store errors land here: reported per certificate, never thrown past the run.
       const error = errorOf(err);
       deps.log.error({ name: t.name, code: error.code, err: error.message }, 'certificate renewal failed');

@@ -2,10 +2,13 @@
  * The renewal service of a running edge: the cron scan (and one at start), on-demand issuance of managed
  * certificates that are missing (a new letsencrypt route or VM), retries at each failure's backoff time,
  * and expiry alerts. Every path goes through renewAll, so locking, re-checks and backoff are the same for
- * the cron job, a new route, and `idcs-edge --renew-ssl`.
+ * the cron job, a new route, and `idcs-edge --renew-ssl`. The service owns the single flight of its
+ * attempts (a scan and an on-demand request for one name make one order) and one abort signal: close()
+ * abandons the work on the CA at once instead of waiting for it.
  */
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import { createInFlight } from './inflight.ts';
 import { expiryWarning, retryBackoffMs } from './policy.ts';
 import { renewAll, type RenewDeps, type RenewOptions, type RenewResult, type RenewTarget } from './renew.ts';
 import { startRenewalScheduler, type RenewalScheduler } from './schedule.ts';
@@ -16,6 +19,8 @@ export interface RenewalServiceOptions {
   /** The certificates the current config needs (read at each run, so reloads are seen). */
   targets(): readonly RenewTarget[];
   renewWithinDays(): number;
+  /** renewal.lockWaitMs, read at each run. */
+  lockWaitMs(): number;
   readonly schedule: string;
   readonly timezone: string;
   /** Run a scan right away (catches up on runs missed while the edge was down). */
@@ -37,6 +42,7 @@ export interface RenewalService {
   renew(options: Pick<RenewOptions, 'force' | 'domain'>, reason: string): Promise<readonly RenewResult[]>;
   /** Resolves when no on-demand issuance is queued or running. */
   idle(): Promise<void>;
+  /** Abandons issuance in progress (lock waits, CA requests, polls, DNS hook) and resolves once every run has stopped. */
   close(): Promise<void>;
 }
 
@@ -44,6 +50,8 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
   const { log, clock } = o;
   const queue = new Map<string, RenewTarget>();
   const retries = new Map<string, NodeJS.Timeout>();
+  const inflight = createInFlight<RenewResult>();
+  const stopping = new AbortController();
   let worker: Promise<void> | null = null;
   let started = false;
   let closed = false;
@@ -84,7 +92,8 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
   };
 
   const run = async (targets: readonly RenewTarget[], reason: string, extra: Partial<RenewOptions> = {}): Promise<readonly RenewResult[]> => {
-    const results = await renewAll(o.deps(), [...targets], { ...extra, renewWithinDays: o.renewWithinDays() });
+    const results = await renewAll({ ...o.deps(), inflight }, [...targets],
+      { ...extra, renewWithinDays: o.renewWithinDays(), lockWaitMs: o.lockWaitMs(), signal: stopping.signal });
     for (const r of results) {
       if (r.action === 'renewed') log.info({ name: r.name, source: r.source, notAfter: r.after, reason }, 'certificate stored');
     }
@@ -128,6 +137,7 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
     },
     async close() {
       closed = true;
+      stopping.abort(new Error('the edge is shutting down'));
       for (const t of retries.values()) clearTimeout(t);
       retries.clear();
       await scheduler.stop();

@@ -30,9 +30,9 @@ export interface CertStore {
   /**
    * Runs `fn` holding the lease for `name`; throws CertError EDGE_ERR_CERT_LOCKED after `waitMs`. `fn` gets
    * the lease's `lost` signal (pass it to the issuer). Re-read the store inside: another process may have
-   * finished the same work while we waited.
+   * finished the same work while we waited. `signal` stops the wait (rejecting with its reason).
    */
-  withLock<T>(name: string, fn: (lost: AbortSignal) => Promise<T>, opts?: { waitMs?: number }): Promise<T>;
+  withLock<T>(name: string, fn: (lost: AbortSignal) => Promise<T>, opts?: { waitMs?: number; signal?: AbortSignal }): Promise<T>;
   /** The name's last renewal failure and backoff, whether or not a certificate is stored; null when none. */
   failure(name: string): Promise<RenewalFailure | null>;
   recordFailure(failure: RenewalFailure): Promise<void>;
@@ -164,8 +164,9 @@ export function createCertStore(opts: CertStoreOptions): CertStore {
     const waitMs = lockOpts?.waitMs ?? opts.lockWaitMs ?? 120_000;
     let lease;
     try {
-      lease = await storage.lock(`certs/${storeFolderName(name)}`, { waitMs });
+      lease = await storage.lock(`certs/${storeFolderName(name)}`, { waitMs, ...(lockOpts?.signal ? { signal: lockOpts.signal } : {}) });
     } catch (err) {
+      if (lockOpts?.signal?.aborted) throw lockOpts.signal.reason;
       if (err instanceof LockTimeoutError) {
         throw new CertError(ErrorCodes.CERT_LOCKED, name,
           `certificate ${name} is locked by ${err.holderText} (still busy after ${Math.round(waitMs / 1000)}s)`, { cause: err });

@@ -5,10 +5,9 @@
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { createLogger } from '../../src/log.ts';
 import { startEdge, type Edge, type EdgeOptions } from '../../src/main.ts';
+import { memoryLogger } from './log.ts';
 
 export interface TestEdge {
   edge: Edge;
@@ -40,14 +39,7 @@ export async function startTestEdge(t: { after(fn: () => unknown): void }, doc: 
     renameSync(tmp, configFile);
   };
   writeConfig({ ...baseConfig(dir), ...doc });
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
-  const { log } = createLogger({ level: 'debug', file: null, stdout: false, stream: sink });
+  const { log, lines: logs } = memoryLogger();
   const edge = await startEdge({ configFile, log, ephemeralPorts: true, ...opts });
   t.after(() => edge.close(500));
   return { edge, dir, configFile, logs, writeConfig: (d) => writeConfig({ ...baseConfig(dir), ...d }) };

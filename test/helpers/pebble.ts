@@ -30,8 +30,10 @@ export interface Pebble {
   readonly directoryUrl: string;
   /** The throwaway CA that signed Pebble's HTTPS certificate (acme.caFile). */
   readonly caFile: string;
-  /** challtestsrv's management API (/set-txt, /clear-txt, /dns-request-history). */
+  /** challtestsrv's management API (/set-txt, /clear-txt, /add-a, /dns-request-history). */
   readonly mgmtUrl: string;
+  /** challtestsrv's mock DNS as `127.0.0.1:<port>` (for acme.resolvers). */
+  readonly dnsAddress: string;
   /** Pebble's own management API (/roots/0, /intermediates/0). */
   readonly pebbleMgmtUrl: string;
   /** The localhost/127.0.0.1 leaf Pebble serves, reusable by a test's own fake ACME server. */
@@ -170,7 +172,7 @@ export async function startPebble(t: Ctx, opts: PebbleOptions): Promise<Pebble> 
       rmSync(dir, { recursive: true, force: true });
     });
     return {
-      directoryUrl, caFile: join(dir, 'ca.pem'), mgmtUrl: `http://127.0.0.1:${mgmtPort}`, pebbleMgmtUrl, tls: tlsFiles,
+      directoryUrl, caFile: join(dir, 'ca.pem'), mgmtUrl: `http://127.0.0.1:${mgmtPort}`, dnsAddress: `127.0.0.1:${dnsPort}`, pebbleMgmtUrl, tls: tlsFiles,
       rootsPem: () => fetchPem('/roots/0'), intermediatePem: () => fetchPem('/intermediates/0'), stop,
     };
   }
@@ -190,4 +192,10 @@ export function writeDnsHook(dir: string, mgmtUrl: string): { path: string; logF
     + `${q(resolve(import.meta.dirname, 'dns-hook.mjs'))} "$@"\n`);
   chmodSync(path, 0o755);
   return { path, logFile };
+}
+
+/** Tells challtestsrv to answer A queries for `host` with `addresses` (instead of its default 127.0.0.1). */
+export async function setARecord(pebble: Pebble, host: string, addresses: string[]): Promise<void> {
+  const res = await fetch(`${pebble.mgmtUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: host.endsWith('.') ? host : `${host}.`, addresses }) });
+  if (!res.ok) throw new Error(`challtestsrv /add-a: HTTP ${res.status} ${await res.text()}`);
 }

@@ -1,10 +1,9 @@
 /**
  * What an operator sees when the CA says no or cannot be reached. Pebble has no rate limits, so a small
- * fake ACME server of our own (HTTPS with a throwaway CA) answers 429 + Retry-After + a rateLimited problem.
+ * fake ACME server of our own (test/helpers/fake-ca.ts) answers 429 + Retry-After + a rateLimited problem.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,42 +13,9 @@ import { AcmeError } from '../../src/acme/errors.ts';
 import { createAcmeIssuer } from '../../src/acme/issuer.ts';
 import { fixedClock, systemClock, type Clock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/log.ts';
+import { startFakeCa, type FakeReply } from '../helpers/fake-ca.ts';
 import { makeLoopbackTls } from '../helpers/pebble.ts';
 import { testStorage } from '../helpers/storage.ts';
-
-interface Reply { status: number; headers?: Record<string, string>; body?: unknown }
-type Replies = Partial<Record<'account' | 'order', Reply>>;
-
-const PROBLEM = 'application/problem+json';
-
-/** A fake ACME CA: directory, nonces, and the configured reply for newAccount / newOrder. Counts hits per path. */
-async function fakeCa(t: TestContext, tls: { cert: string; key: string }, replies: Replies) {
-  const hits: Record<string, number> = {};
-  const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    const path = (req.url ?? '/').slice(1);
-    hits[path] = (hits[path] ?? 0) + 1;
-    req.resume();
-    const base = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-    const nonce = { 'replay-nonce': `n${Math.random().toString(36).slice(2)}` };
-    if (path === 'dir') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ newNonce: `${base}/nonce`, newAccount: `${base}/account`, newOrder: `${base}/order` }));
-      return;
-    }
-    if (path === 'nonce') {
-      res.writeHead(200, nonce).end();
-      return;
-    }
-    const reply = replies[path as keyof Replies] ?? (path === 'account'
-      ? { status: 201, headers: { location: `${base}/acct/1` }, body: { status: 'valid' } }
-      : { status: 500, body: { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'not faked' } });
-    res.writeHead(reply.status, { 'content-type': reply.status >= 400 ? PROBLEM : 'application/json', ...nonce, ...reply.headers });
-    res.end(JSON.stringify(reply.body ?? {}));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { directoryUrl: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/dir`, hits };
-}
 
 function setup(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-acme-errors-'));
@@ -66,13 +32,13 @@ function setup(t: TestContext) {
   return { dir, tls, caFile, issue };
 }
 
-const rateLimited = (retryAfter: string): Reply => ({ status: 429, headers: { 'retry-after': retryAfter },
+const rateLimited = (retryAfter: string): FakeReply => ({ status: 429, headers: { 'retry-after': retryAfter },
   body: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many certificates (5) already issued for this exact set of identifiers' } });
 
 describe('ACME errors', () => {
   it('a 429 rateLimited answer is EDGE_ERR_ACME_RATE_LIMITED with retryAfter, without sleeping through it', async (t) => {
     const { tls, issue } = setup(t);
-    const ca = await fakeCa(t, tls, { account: rateLimited('3600') });
+    const ca = await startFakeCa(t, tls, { account: rateLimited('3600') });
 
     // Default retryMaxAttempts (3): a Retry-After above maxRetryAfterSeconds must not be waited for.
     const err = await issue(ca.directoryUrl);
@@ -87,7 +53,7 @@ describe('ACME errors', () => {
 
   it('reads an HTTP-date Retry-After on newOrder against the injected clock', async (t) => {
     const { tls, issue } = setup(t);
-    const ca = await fakeCa(t, tls, { order: rateLimited('Tue, 01 Jan 2030 02:00:00 GMT') });
+    const ca = await startFakeCa(t, tls, { order: rateLimited('Tue, 01 Jan 2030 02:00:00 GMT') });
 
     const err = await issue(ca.directoryUrl, { retryMaxAttempts: 0 }, fixedClock('2030-01-01T00:00:00Z'));
 
@@ -113,7 +79,7 @@ describe('ACME errors', () => {
 
   it('a CA certificate we do not trust is EDGE_ERR_ACME_CONNECTION pointing at acme.caFile', async (t) => {
     const { tls, issue } = setup(t);
-    const ca = await fakeCa(t, tls, {});
+    const ca = await startFakeCa(t, tls, {});
     const other = makeLoopbackTls();
     const otherCa = join(mkdtempSync(join(tmpdir(), 'edge-acme-otherca-')), 'ca.pem');
     t.after(() => rmSync(join(otherCa, '..'), { recursive: true, force: true }));
@@ -129,7 +95,7 @@ describe('ACME errors', () => {
 
   it('without agreeTos nothing is sent and the error is EDGE_ERR_ACME_TOS', async (t) => {
     const { tls, issue } = setup(t);
-    const ca = await fakeCa(t, tls, {});
+    const ca = await startFakeCa(t, tls, {});
 
     const err = await issue(ca.directoryUrl, { agreeTos: false });
 
@@ -155,7 +121,7 @@ describe('ACME errors', () => {
 describe('ACME issuance cancelled', () => {
   it('an aborted signal rejects with the AbortError itself and sends nothing', async (t) => {
     const { dir, tls, caFile } = setup(t);
-    const ca = await fakeCa(t, tls, {});
+    const ca = await startFakeCa(t, tls, {});
     const config = acmeConfigSchema.parse({ directoryUrl: ca.directoryUrl, caFile, agreeTos: true });
     const issuer = createAcmeIssuer({ config, storage: testStorage(t, join(dir, 'certs')), log: silentLogger(), clock: systemClock });
     t.after(() => issuer.close());

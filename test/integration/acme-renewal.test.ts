@@ -38,8 +38,10 @@ async function servedByPebble(pebble: Pebble, port: number, name: string, not?: 
 describe('Let\'s Encrypt renewal (Pebble)', { skip }, () => {
   it('--renew-ssl renews a due certificate while the edge runs; the edge answers the challenge and serves the new one; two renewers issue once', async (t) => {
     const p = { http: await refusedPort(), https: await refusedPort() };
-    // Certificates that live 8 seconds: due once half their lifetime is gone (the short-lifetime rule).
-    const pebble = await startPebble(t, { httpPort: p.http, certificateValidityPeriod: 8 });
+    // Certificates that live 16 seconds: due once half their lifetime is gone (the short-lifetime rule). The
+    // renewed one must stay fresh while the second renewer starts and re-checks inside the lock, which on a
+    // loaded machine takes seconds.
+    const pebble = await startPebble(t, { httpPort: p.http, certificateValidityPeriod: 16 });
     const b = await startBackend(t, 'vm');
     const { configFile, logs } = await startTestEdge(t, {
       listen: { http: p.http, https: p.https, host: '127.0.0.1' },

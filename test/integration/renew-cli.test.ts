@@ -68,6 +68,6 @@ describe('--renew-ssl', () => {
     const list = await runCli(['certs', '--config', configFile]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /app\.example\.com\s+self-signed\s+\S+ \S+\s+(364|365)/);
-    assert.match(list.stdout, /new\.example\.com\s+letsencrypt\s+-\s+-\s+2025-03-01 10:00 EDGE_ERR_ACME_UNAUTHORIZED: DNS points elsewhere \(no certificate yet\)/);
+    assert.match(list.stdout, /new\.example\.com\s+letsencrypt\s+-\s+-\s+2025-03-01 10:00 EDGE_ERR_ACME_UNAUTHORIZED: DNS points elsewhere \(1 failed, next attempt \d{4}-\d\d-\d\d \d\d:\d\d\) \(no certificate yet\)/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { acmeConfigSchema, acmeRequirementIssues, challengeDirFor, KNOWN_DIRECTORIES, resolveAcmePaths } from '../../src/acme/config.ts';
+import { acmeConfigSchema, acmeRequirementIssues, challengeDirFor, KNOWN_DIRECTORIES, parseResolver, resolveAcmePaths } from '../../src/acme/config.ts';
 
 describe('acme config fragment', () => {
   it('defaults: Let\'s Encrypt production, no ToS agreement, self-check on', () => {
@@ -9,12 +9,23 @@ describe('acme config fragment', () => {
     assert.equal(c.agreeTos, false);
     assert.equal(c.skipChallengeVerification, false);
     assert.equal(c.challenge, 'auto');
+    // Deadlines: seconds for a self-check, one bound on a whole attempt, the hook below it.
+    assert.deepEqual([c.selfCheckTimeoutMs, c.selfCheckHttpPort, c.resolvers, c.attemptTimeoutMs, c.dnsHookTimeoutMs], [10_000, 80, [], 90_000, 60_000]);
+  });
+  it('reads resolvers as ip, ip:port, v6 and [v6]:port', () => {
+    const cases: Array<[string, { host: string; port: number } | null]> = [
+      ['192.0.2.53', { host: '192.0.2.53', port: 53 }], ['127.0.0.1:5353', { host: '127.0.0.1', port: 5353 }],
+      ['2001:db8::53', { host: '2001:db8::53', port: 53 }], ['[2001:db8::53]:5353', { host: '2001:db8::53', port: 5353 }],
+      ['[192.0.2.53]:53', { host: '192.0.2.53', port: 53 }], ['dns.example.com', null], ['192.0.2.53:0', null], ['[::1', null],
+    ];
+    for (const [input, want] of cases) assert.deepEqual(parseResolver(input), want, input);
   });
   const ok: Array<[string, Record<string, unknown>, Partial<Record<string, unknown>>]> = [
     ['staging short name', { directoryUrl: 'letsencrypt-staging' }, { directoryUrl: KNOWN_DIRECTORIES['letsencrypt-staging'] }],
     ['any https directory', { directoryUrl: 'https://127.0.0.1:14000/dir' }, { directoryUrl: 'https://127.0.0.1:14000/dir' }],
     ['eab', { eab: { kid: 'k', hmacKey: 'abc-_' } }, {}],
     ['dns-01 everywhere', { challenge: 'dns-01', dnsHook: './h.sh' }, { challenge: 'dns-01' }],
+    ['self-check deadline and port', { selfCheckTimeoutMs: 2_000, selfCheckHttpPort: 8080 }, { selfCheckTimeoutMs: 2_000, selfCheckHttpPort: 8080 }],
   ];
   for (const [what, input, want] of ok) {
     it(`accepts ${what}`, () => {
@@ -30,6 +41,9 @@ describe('acme config fragment', () => {
     ['eab without key', { eab: { kid: 'k' } }, 'eab.hmacKey'],
     ['unknown key', { agreeToS: true }, ''],
     ['unknown challenge', { challenge: 'tls-alpn-01' }, 'challenge'],
+    ['a resolver given by name', { resolvers: ['dns.example.com'] }, 'resolvers.0'],
+    ['a resolver port out of range', { resolvers: ['192.0.2.53:70000'] }, 'resolvers.0'],
+    ['a self-check port out of range', { selfCheckHttpPort: 0 }, 'selfCheckHttpPort'],
   ];
   for (const [what, input, path] of bad) {
     it(`rejects ${what}`, () => {

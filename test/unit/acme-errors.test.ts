@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRetryAfter } from '../../src/acme/client.ts';
+import { parseRetryAfter } from '../../src/acme/retry.ts';
 import { AcmeError, AcmeErrorCodes, classifyAcmeError, type AcmeProblem } from '../../src/acme/errors.ts';
 import { CertError, EdgeError } from '../../src/errors.ts';
 

@@ -15,7 +15,8 @@ describe('ACME transport', () => {
   it('adds its hooks on creation, removes them on close, and writes no shared default', () => {
     const ax = acme.axios as typeof acme.axios & { defaults: { acmeSettings: unknown } };
     const before = { req: live(ax.interceptors.request), res: live(ax.interceptors.response), settings: JSON.stringify(ax.defaults.acmeSettings) };
-    const opts = { directoryUrl: 'https://127.0.0.1:1/dir', requestTimeoutMs: 1000, retryMaxAttempts: 0, maxRetryAfterSeconds: 60, clock: systemClock };
+    const opts = { directoryUrl: 'https://127.0.0.1:1/dir', requestTimeoutMs: 1000, retryMaxAttempts: 0, maxRetryAfterSeconds: 60,
+      retryMinMs: 10, retryMaxMs: 100, clock: systemClock };
     const a = createAcmeTransport(opts);
     const b = createAcmeTransport({ ...opts, retryMaxAttempts: 3 });
     assert.equal(live(ax.interceptors.request), before.req + 2);

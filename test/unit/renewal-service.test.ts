@@ -28,7 +28,7 @@ function flakyCa(clock: Clock) {
 function service(t: TestContext, store: CertStore, ca: Issuer, clock: Clock) {
   const svc = createRenewalService({
     deps: () => ({ store, log: silentLogger(), clock, issuers: { letsencrypt: ca } }),
-    targets: () => [target], renewWithinDays: () => 30, schedule: '0 2 * * *', timezone: 'UTC', runAtStart: false,
+    targets: () => [target], renewWithinDays: () => 30, lockWaitMs: () => 120_000, schedule: '0 2 * * *', timezone: 'UTC', runAtStart: false,
     onStored: async () => {}, log: silentLogger(), clock,
   });
   t.after(() => svc.close());
