@@ -23,6 +23,7 @@ import { buildRouteTable } from './routing/table.ts';
 import { storageFor } from './storage/open.ts';
 import type { RenewalFailure } from './tls/failures.ts';
 import type { CertMeta } from './tls/issuer.ts';
+import { localCa } from './tls/local-ca.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
 
@@ -34,6 +35,8 @@ Usage:
   idcs-edge --renew-ssl [--force] [--domain NAME] [--dry-run] [--config FILE]
                                              renew certificates that are due (all with --force)
   idcs-edge certs [--config FILE]            list certificates: domain, source, expiry, days left
+  idcs-edge ca export [--config FILE]        print the local CA that signs self-signed certificates
+                                             (stdout), and how to trust it (stderr)
   idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]
                                              import proxies from CSV, all rows or none (through the
                                              running edge's admin API, else into the config file)
@@ -109,7 +112,8 @@ async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: str
       : null;
     try {
       const results = await renewAll(
-        { store, issuers: { 'self-signed': createSelfSignedIssuer({ clock: systemClock }), ...(acme ? { letsencrypt: acme } : {}) }, log, clock: systemClock },
+        { store, issuers: { 'self-signed': createSelfSignedIssuer({ clock: systemClock, ca: localCa({ storage, clock: systemClock, log }) }),
+          ...(acme ? { letsencrypt: acme } : {}) }, log, clock: systemClock },
         targets,
         { force: flags.force, dryRun: flags.dryRun, renewWithinDays: c.renewal.renewWithinDays, lockWaitMs: c.renewal.lockWaitMs, ...(flags.domain ? { domain: flags.domain.toLowerCase() } : {}) },
       );
@@ -151,6 +155,28 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
     }
     for (const f of failures.values()) rows.push([f.name, f.source, '-', '-', `${lastError(f.lastError)}${backoff(f)} (no certificate yet)`]);
     for (const l of pad(rows)) out(l);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `ca export`: the local CA's certificate on stdout (made now if the edge has none yet), how to trust it on stderr. */
+async function caExportCommand(c: EdgeConfig): Promise<number> {
+  const log = createLogger({ level: 'silent', file: null, stdout: false }).log;
+  const storage = storageFor(c, log);
+  try {
+    const ca = await localCa({ storage, clock: systemClock, log })();
+    out(ca.certPem.trimEnd());
+    err(`The local CA of this edge (${storage.describe()}), valid until ${fmtDate(ca.notAfter)}, SHA-256 ${ca.fingerprint256}.
+It signs every certSource: self-signed certificate. Save it (idcs-edge ca export > idcs-edge-ca.pem) and trust it once:
+  Debian/Ubuntu:  sudo cp idcs-edge-ca.pem /usr/local/share/ca-certificates/idcs-edge-ca.crt && sudo update-ca-certificates
+  Fedora/RHEL:    sudo cp idcs-edge-ca.pem /etc/pki/ca-trust/source/anchors/ && sudo update-ca-trust
+  macOS:          sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain idcs-edge-ca.pem
+  Windows:        certutil -addstore -f ROOT idcs-edge-ca.pem
+  Firefox:        Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import
+  curl / Node:    curl --cacert idcs-edge-ca.pem ...   NODE_EXTRA_CA_CERTS=idcs-edge-ca.pem node ...
+Only trust it on machines of people who may see the sites the edge serves: anyone with the edge's store can sign with it.`);
     return 0;
   } finally {
     await storage.close();
@@ -224,12 +250,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const isImport = command === 'import';
+  const isCa = command === 'ca';
   if (isImport ? parsed.positionals.length !== 3 || parsed.positionals[1] !== 'proxies'
-    : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs')) {
-    err(isImport ? 'usage: idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]' : `unknown command: ${parsed.positionals.join(' ')} (try --help)`);
+    : isCa ? parsed.positionals.length !== 2 || parsed.positionals[1] !== 'export'
+      : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs')) {
+    err(isImport ? 'usage: idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]'
+      : isCa ? 'usage: idcs-edge ca export [--config FILE]' : `unknown command: ${parsed.positionals.join(' ')} (try --help)`);
     return 2;
   }
-  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', isImport].filter(Boolean).length;
+  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', isImport, isCa].filter(Boolean).length;
   if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, import'); return 2; }
   if (!v['renew-ssl'] && (v.force || (v['dry-run'] && !isImport) || v.domain)) {
     err('--force and --domain go with --renew-ssl; --dry-run with --renew-ssl or import');
@@ -252,6 +281,7 @@ export async function main(argv: string[]): Promise<number> {
       return await renewCommand(loadConfigFile(configFile), { force: v.force!, dryRun: v['dry-run']!, ...(v.domain ? { domain: v.domain } : {}) });
     }
     if (command === 'certs') return await certsCommand(loadConfigFile(configFile));
+    if (isCa) return await caExportCommand(loadConfigFile(configFile));
     if (isImport) return await importCommand(configFile, parsed.positionals[2]!, v['dry-run']!);
     return await runCommand(configFile);
   } catch (e) {

@@ -29,6 +29,7 @@ import type { RenewTarget } from './renewal/renew.ts';
 import type { RenewalService } from './renewal/service.ts';
 import { createCertManager } from './tls/contexts.ts';
 import { certsPart } from './tls/part.ts';
+import { localCa } from './tls/local-ca.ts';
 import { createSelfSignedIssuer } from './tls/selfsigned.ts';
 import { createCertStore } from './tls/store.ts';
 
@@ -96,7 +97,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const storage = storageFor(first, log);
     cleanups.push(() => storage.close());
     const store = createCertStore({ storage, log, clock });
-    const selfSigned = createSelfSignedIssuer({ clock });
+    const selfSigned = createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) });
     // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     const control: ControlPlane | null = opts.worker ? null
       : createControlPlane({ store, storage, selfSigned, log, clock, onStored: () => certs.refresh() });

@@ -17,6 +17,7 @@ import { watchConfigFile } from '../config/watch.ts';
 import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
 import { createLogger } from '../log.ts';
+import { localCa } from '../tls/local-ca.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
 import { storageFor } from '../storage/open.ts';
@@ -35,7 +36,7 @@ export async function runPrimary(configFile: string): Promise<number> {
   const storage = storageFor(first, log);
   const store = createCertStore({ storage, log, clock });
   // Certificates are served by the workers, which see the store change on their own.
-  const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock }), log, clock, onStored: async () => {} });
+  const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) }), log, clock, onStored: async () => {} });
   let started = false;
   const group = createWorkerGroup({
     count: workerCount(first), log, prepareTimeoutMs: 60_000,
