@@ -10,7 +10,8 @@ import { importProxies } from './admin/import.ts';
 import { defaultAcmeConfig } from './acme/config.ts';
 import { createAcmeIssuer } from './acme/issuer.ts';
 import { systemClock } from './clock.ts';
-import { checkConfig } from './config/check.ts';
+import { checkConfig, configWarnings } from './config/check.ts';
+import { issueLine } from './config/explain.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
@@ -188,7 +189,7 @@ async function importCommand(configFile: string, csvFile: string, dryRun: boolea
   if (!r.ok) {
     err(`${r.code}: ${csvFile} was not imported, nothing changed:`);
     for (const i of r.issues) {
-      err('line' in i && i.line !== null ? `  line ${i.line}${i.column ? `, column ${i.column}` : ''}: ${i.message}` : `  ${i.path ?? csvFile}: ${i.message}`);
+      err('column' in i && i.line !== null ? `  line ${i.line}${i.column ? `, column ${i.column}` : ''}: ${i.message}` : `  ${i.path ?? csvFile}: ${i.message}`);
     }
     return 2;
   }
@@ -271,10 +272,11 @@ export async function main(argv: string[]): Promise<number> {
       // The files the config names are checked as the edge checks them when it applies the config.
       const problems = checkConfig(c, systemClock.now());
       if (problems.length) {
-        err(`invalid config in ${configFile}:\n${problems.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+        err(`invalid config in ${configFile}:\n${problems.map(issueLine).join('\n')}`);
         return 2;
       }
       for (const l of describeConfig(configFile, c)) out(l);
+      for (const w of configWarnings(c)) err(`warning:${issueLine(w).slice(1)}`);
       return 0;
     }
     if (v['renew-ssl']) {

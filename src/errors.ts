@@ -74,6 +74,10 @@ export class EdgeError extends Error {
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** The line of the config file the problem is on, when it came from a file. */
+  line?: number;
+  /** The path as a person reads it: a proxy's domain next to its index (`proxies[4] (shop.example.com).targetPort`). */
+  where?: string;
 }
 
 export class ConfigError extends EdgeError {

@@ -8,7 +8,7 @@ import { createChallengeResponder } from './acme/challenges.ts';
 import { startAdmin, type AdminServer } from './admin/server.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createApplier, refusalError, type ApplyInput, type ApplyResult, type ApplySource, type ConfigPart, type PreparedApply } from './config/apply.ts';
-import { checkConfig } from './config/check.ts';
+import { checkConfig, configWarnings } from './config/check.ts';
 import { openConfigFile, reloadUnlessOwnWrite } from './config/file.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
@@ -130,7 +130,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // missing certificates, and the request state goes last, once pools and certificates are in place.
     const applier = createApplier({
       parts: [...(control ? [control] : []), poolsPart, certsPart(certs), state, logLevel],
-      check: (c) => checkConfig(c, clock.now()),
+      check: (c) => checkConfig(c, clock.now()), warn: configWarnings,
       log,
     });
     const started = await applier.apply({ config: first }, 'start');

@@ -63,7 +63,9 @@ export interface AdminServer {
 
 /** The error body every refusal has; `issues` for config and CSV refusals. */
 export function sendError(reply: FastifyReply, e: EdgeError, extra: Record<string, unknown> = {}): FastifyReply {
-  const issues = e instanceof ConfigError || e instanceof CsvError ? { issues: e.issues } : {};
+  // Config issues keep the contract's shape (path, message); lines and readable paths are for people.
+  const issues = e instanceof ConfigError ? { issues: e.issues.map((i) => ({ path: i.path, message: i.message })) }
+    : e instanceof CsvError ? { issues: e.issues } : {};
   return reply.code(statusOf(e.code)).send({ error: { code: e.code, message: e.message, ...issues, ...extra } });
 }
 

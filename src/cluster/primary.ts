@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { startAdmin } from '../admin/server.ts';
 import { systemClock } from '../clock.ts';
 import { createApplier, refusalError, type ApplySource } from '../config/apply.ts';
-import { checkConfig } from '../config/check.ts';
+import { checkConfig, configWarnings } from '../config/check.ts';
 import { openConfigFile, reloadUnlessOwnWrite } from '../config/file.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { EdgeConfig } from '../config/schema.ts';
@@ -49,7 +49,7 @@ export async function runPrimary(configFile: string): Promise<number> {
       }
     },
   });
-  const applier = createApplier({ parts: [control, group], check: (c) => checkConfig(c, clock.now()), log });
+  const applier = createApplier({ parts: [control, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log });
   // The primary serves the admin API: its writes go through this applier, two-phase across the workers.
   const configDoc = openConfigFile(file);
   const admin = await startAdmin(first, { file: configDoc, applier, store, renewal: () => control.renewal(), log, clock,

@@ -8,7 +8,7 @@
 import { ConfigError, EdgeError, ErrorCodes, type ConfigIssue, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { buildRouteTable, type RouteTable } from '../routing/table.ts';
-import { readConfigDocument, validateConfig } from './load.ts';
+import { loadConfigFile, validateConfig } from './load.ts';
 import { withRunningValues } from './restart.ts';
 import type { EdgeConfig } from './schema.ts';
 
@@ -37,6 +37,8 @@ export interface ApplyResult {
   readonly at: string;
   readonly changes?: ApplyChanges;
   readonly issues?: readonly ConfigIssue[];
+  /** Valid but probably not meant (a template whose owner has no VM): applied, and reported. */
+  readonly warnings?: readonly ConfigIssue[];
   readonly error?: { readonly code: string; readonly message: string };
 }
 
@@ -57,8 +59,8 @@ export type ApplyInput = { readonly file: string } | { readonly document: unknow
 
 function validatedOf(input: ApplyInput): EdgeConfig {
   if ('config' in input) return input.config;
-  const doc = 'document' in input ? input.document : readConfigDocument(input.file);
-  return validateConfig(doc, input.file ? { file: input.file } : {});
+  if ('document' in input) return validateConfig(input.document, input.file ? { file: input.file } : {});
+  return loadConfigFile(input.file);
 }
 
 /** A prepared apply: nothing has changed yet; commit swaps it in, abort drops it. */
@@ -81,6 +83,8 @@ export interface ApplierOptions {
   readonly parts: readonly ConfigPart[];
   /** Checks outside the schema that need files (uploads, CA files, page files); every issue is reported. */
   check(config: EdgeConfig): ConfigIssue[];
+  /** What to warn about in a config that is applied anyway. */
+  warn?(config: EdgeConfig): ConfigIssue[];
   readonly log: Logger;
 }
 
@@ -163,7 +167,9 @@ export function createApplier(opts: ApplierOptions): Applier {
         if (restartRequired.length > 0) log.warn({ keys: restartRequired }, 'these keys changed but apply after a restart; the running values stay');
         log.info({ source, version, proxies: config.proxies.length, vms: config.vms.length, added: changes.routesAdded.length,
           removed: changes.routesRemoved.length, changed: changes.routesChanged.length, closedWebSockets: changes.webSocketsClosed }, 'config applied');
-        return (last = { ok: true, source, version, at: new Date().toISOString(), changes });
+        const warnings = opts.warn?.(config) ?? [];
+        for (const w of warnings) log.warn({ path: w.path, source }, `config warning: ${w.where ?? w.path}: ${w.message}`);
+        return (last = { ok: true, source, version, at: new Date().toISOString(), changes, ...(warnings.length ? { warnings } : {}) });
       },
       abort() {
         if (!settled) {

@@ -28,3 +28,19 @@ export function checkConfig(config: EdgeConfig, now: Date): ConfigIssue[] {
   }
   return issues.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
 }
+
+/**
+ * What is valid but most likely not what the operator meant; reported, never refused: a template whose
+ * owner has no VM in the inventory (every name under it answers 404 until one is added).
+ */
+export function configWarnings(config: EdgeConfig): ConfigIssue[] {
+  const owners = new Set(config.vms.map((v) => v.owner));
+  const warnings: ConfigIssue[] = [];
+  config.proxies.forEach((p, i) => {
+    if (p.owner !== undefined && p.enabled && !owners.has(p.owner)) {
+      warnings.push({ path: `proxies[${i}].owner`, where: `proxies[${i}] (${p.domain}).owner`,
+        message: `${p.owner} has no VM in the inventory (vms): every name under ${p.domain} answers 404 until one is added` });
+    }
+  });
+  return warnings;
+}

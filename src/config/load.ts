@@ -5,28 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
 import { resolveAcmePaths } from '../acme/config.ts';
-import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.ts';
+import { ConfigError, ErrorCodes } from '../errors.ts';
+import { explainIssues, issueLine } from './explain.ts';
 import { configSchema, type EdgeConfig } from './schema.ts';
 
-/** `['proxies', 2, 'targetPort']` -> `proxies[2].targetPort`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
-  }
-  return out || '(root)';
-}
-
-function issuesOf(err: z.ZodError): ConfigIssue[] {
-  return err.issues.map((i) => {
-    let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown key${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}`;
-    return { path: formatPath(i.path), message };
-  });
-}
+export { formatPath } from './explain.ts';
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
@@ -55,13 +39,16 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
   };
 }
 
-/** Validates an already-parsed document. Throws ConfigError(EDGE_ERR_CONFIG_INVALID) listing every problem. */
-export function validateConfig(doc: unknown, opts: { file?: string; baseDir?: string } = {}): EdgeConfig {
+/**
+ * Validates an already-parsed document. Throws ConfigError(EDGE_ERR_CONFIG_INVALID) listing every problem;
+ * with the document's source `text`, each problem also carries its line.
+ */
+export function validateConfig(doc: unknown, opts: { file?: string; baseDir?: string; text?: string } = {}): EdgeConfig {
   const parsed = configSchema.safeParse(doc ?? {});
   if (!parsed.success) {
-    const issues = issuesOf(parsed.error);
+    const issues = explainIssues(parsed.error, configSchema, doc, opts.text);
     throw new ConfigError(ErrorCodes.CONFIG_INVALID,
-      `invalid config${opts.file ? ` in ${opts.file}` : ''}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+      `invalid config${opts.file ? ` in ${opts.file}` : ''}:\n${issues.map(issueLine).join('\n')}`,
       { ...(opts.file ? { file: opts.file } : {}), issues });
   }
   return deepFreeze(resolvePaths(parsed.data, opts.baseDir ?? process.cwd()));
@@ -91,12 +78,8 @@ export function readConfigText(file: string): string {
   }
 }
 
-/** Reads and parses a config file (YAML, or JSON for `.json`); throws ConfigError EDGE_ERR_CONFIG_READ. */
-export function readConfigDocument(file: string): unknown {
-  return parseConfigText(readConfigText(file), file);
-}
-
-/** Reads, parses and validates a config file. */
+/** Reads, parses and validates a config file (problems carry their line). */
 export function loadConfigFile(file: string, baseDir: string = process.cwd()): EdgeConfig {
-  return validateConfig(readConfigDocument(file), { file, baseDir });
+  const text = readConfigText(file);
+  return validateConfig(parseConfigText(text, file), { file, baseDir, text });
 }

@@ -54,7 +54,8 @@ describe('CLI', () => {
     ] });
     const r = await runCli(['--check-config', '--config', file]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /proxies\[2\]\.targetPort: expected 1-65535/);
+    // The line, the index and the domain: what an operator needs to find the proxy in a long file.
+    assert.match(r.stderr, /line \d+: proxies\[2\] \(c\.example\.com\)\.targetPort: expected 1-65535/);
     const missing = await runCli(['--check-config', '--config', '/nonexistent/edge.yaml']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /config file not found: \/nonexistent\/edge\.yaml/);

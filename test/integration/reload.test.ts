@@ -43,7 +43,8 @@ describe('reload', () => {
     });
     writeFileSync(configFile, 'proxies:\n  - domain: a.example.com\n    target: 127.0.0.1\n    targetPort: 99999\n');
     const failed = await waitFor('the reload to be refused', () => logs.find((l) => l.msg?.toString().startsWith('config not applied')));
-    assert.deepEqual(failed.issues, [{ path: 'proxies[0].targetPort', message: 'expected 1-65535' }]);
+    assert.deepEqual((failed.issues as Array<{ path: string; message: string; line: number }>).map(({ path, message, line }) => ({ path, message, line })),
+      [{ path: 'proxies[0].targetPort', message: 'expected 1-65535', line: 4 }]);
     const r = await request(edge.httpPort!, 'a.example.com');
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).backend, 'b');
