@@ -37,6 +37,8 @@ export function startDemoVm(port: number): Promise<DemoVm> {
     res.end(body);
   });
   const wss = new WebSocketServer({ server });
+  // ws re-emits the server's errors; a taken port is reported by listenOn (EDGE_ERR_LISTEN), not thrown here.
+  wss.on('error', () => {});
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
