@@ -35,6 +35,11 @@ export interface Admission {
   guard(server: net.Server, tls: boolean): void;
   /** Client connections open now (admitted and not yet closed). */
   open(): number;
+  /**
+   * Destroys every admitted connection still open (shutdown, once the grace period is over). node:http
+   * closes those it knows; a TLS connection still in its handshake is known only here.
+   */
+  destroyAll(): void;
 }
 
 /** How long a refused plain-HTTP connection may take to read its reply before it is destroyed. */
@@ -56,7 +61,7 @@ function destroyRefused(this: net.Socket): void {
 export function createAdmission(deps: AdmissionDeps): Admission {
   const interval = deps.logIntervalMs ?? 10_000;
   const perClient = new Map<string, number>();
-  let total = 0;
+  const admitted = new Set<Admitted>();
   let lastLog = -Infinity;
   const refused = { total: 0, perClient: 0 };
   const replies = {
@@ -66,7 +71,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
   /** Bound as each admitted socket's close listener (no closure per connection). */
   function release(this: Admitted): void {
-    total--;
+    admitted.delete(this);
     const client = this[kClient]!;
     const n = perClient.get(client)! - 1;
     if (n === 0) perClient.delete(client);
@@ -79,7 +84,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     if (now - lastLog < interval) return;
     lastLog = now;
     deps.log.warn({ code: kind === 'total' ? ErrorCodes.TOO_MANY_CONNECTIONS : ErrorCodes.CLIENT_CONNECTIONS, client,
-      open: total, maxConnections: limits.maxConnections, maxConnectionsPerClient: limits.maxConnectionsPerClient,
+      open: admitted.size, maxConnections: limits.maxConnections, maxConnectionsPerClient: limits.maxConnectionsPerClient,
       refusedTotal: refused.total, refusedPerClient: refused.perClient, intervalMs: interval },
     'connections refused: limit reached (counts since the last such line)');
     refused.total = 0;
@@ -102,7 +107,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const admit = (socket: Admitted, tls: boolean): boolean => {
     const limits = deps.limits();
     const client = unmapV4(socket.remoteAddress ?? '');
-    if (limits.maxConnections > 0 && total >= limits.maxConnections) {
+    if (limits.maxConnections > 0 && admitted.size >= limits.maxConnections) {
       noteRefusal('total', client, limits);
       refuse(socket, tls, replies.total);
       return false;
@@ -113,7 +118,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       refuse(socket, tls, replies.perClient);
       return false;
     }
-    total++;
+    admitted.add(socket);
     perClient.set(client, mine + 1);
     socket[kClient] = client;
     socket.once('close', release);
@@ -131,6 +136,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         for (const l of own) l.call(this, socket);
       });
     },
-    open: () => total,
+    open: () => admitted.size,
+    destroyAll() {
+      for (const s of [...admitted]) s.destroy();
+    },
   };
 }

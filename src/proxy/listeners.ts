@@ -119,6 +119,8 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       if (pipeline.inFlight() > 0) log.warn({ inFlight: pipeline.inFlight() }, 'grace period over: closing requests still in flight');
       upgrades.closeAll();
       for (const s of servers) s.closeAllConnections();
+      // Whatever is left, TLS connections still in their handshake included (node:http does not know them yet).
+      front.admission.destroyAll();
       await Promise.all(closed);
     },
   };

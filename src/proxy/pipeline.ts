@@ -14,6 +14,7 @@ import { CHALLENGE_PATH_PREFIX, type ChallengeResponder } from '../acme/challeng
 import { ErrorCodes, statusOf, type Failure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { parseHostHeader } from '../routing/host.ts';
+import { createBodyDeadline } from './body-deadline.ts';
 import type { LiveState, RequestContext, RequestEvents } from './context.ts';
 import { applyForwardingHeaders, clientAddress, unmapV4 } from './forwarded.ts';
 import { createForwarder } from './forwarder.ts';
@@ -50,7 +51,6 @@ type Step = (ctx: RequestContext) => boolean | Promise<boolean>;
 
 const kCtx: unique symbol = Symbol('idcs-edge.ctx');
 type WithCtx = ServerResponse & { [kCtx]?: RequestContext };
-type BodyWithCtx = IncomingMessage & { [kCtx]?: RequestContext };
 
 /** Counts Host headers in the raw list: Node keeps only the first of repeated ones. */
 function hostHeaders(req: IncomingMessage): number {
@@ -145,15 +145,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
   });
 
-  /**
-   * A request body that stops arriving (timeouts.requestBodyIdleMs without a read): node:http emits
-   * 'timeout' on an incomplete request when its socket idles. Bound to the request, no closure per request.
-   */
-  function onBodyStalled(this: BodyWithCtx): void {
-    const ctx = this[kCtx]!;
-    // The VM is not reading (TCP backpressure), so the client cannot send: not the client's fault, and
-    // upstream.timeoutMs bounds a VM that stops reading.
-    if (ctx.upstreamReq?.writableNeedDrain) return;
+  /** A request body that stopped arriving (body-deadline.ts): 408 if nothing was answered yet, and the VM's request aborted. */
+  const bodyDeadline = createBodyDeadline(() => deps.inbound().timeouts.requestBodyIdleMs, (ctx) => {
     const f: Failure = { code: ErrorCodes.BODY_TIMEOUT,
       message: `the request body stopped arriving for timeouts.requestBodyIdleMs (${deps.inbound().timeouts.requestBodyIdleMs} ms); the VM's request was aborted` };
     logFailure(ctx, f, 'info');
@@ -169,24 +162,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     // After the failure is recorded: the VM sees its request aborted, and that is not reported as the VM's fault.
     ctx.upstreamReq?.destroy();
-  }
-
-  /** The body arrived whole: the idle deadline is off again (unless the answer is done and keep-alive owns the socket). */
-  function onBodyDone(this: BodyWithCtx): void {
-    const ctx = this[kCtx]!;
-    if (!ctx.res!.writableFinished) (ctx.socket as Socket).setTimeout(0);
-  }
-
-  /** Arms the body deadline for a request whose body is still to come; only such requests pay for it. */
-  const watchBody = (ctx: RequestContext) => {
-    const req = ctx.req as BodyWithCtx;
-    const h = req.headers;
-    if (req.complete || (h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0'))) return;
-    req[kCtx] = ctx;
-    (ctx.socket as Socket).setTimeout(deps.inbound().timeouts.requestBodyIdleMs);
-    req.on('timeout', onBodyStalled);
-    req.once('end', onBodyDone);
-  };
+  });
 
   // --- steps -------------------------------------------------------------------------------------------
 
@@ -262,7 +238,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   const forwardWeb = (ctx: RequestContext) => {
     const u = ctx.match!.upstream;
-    watchBody(ctx);
+    bodyDeadline.watch(ctx);
     forwarder.web(ctx, u, pools.get(u));
   };
 

@@ -179,3 +179,17 @@ describe('idle keep-alive connections', () => {
     assert.match(s.text(), /\r\nKeep-Alive: timeout=\d+\r\n/i);
   });
 });
+
+describe('shutdown', () => {
+  it('does not wait for TLS handshakes that never finish', async (t) => {
+    const vm = await startBackend(t, 'vm');
+    const te = await slowEdge(t, vm.port, { tlsHandshakeMs: 60_000 });
+    const stalled = slowClient(t, te.edge.httpsPort!, () => {});
+    await waitFor('the stalled handshake to be connected', () => te.edge.stats().connections === 1);
+    const closing = te.edge.close(100);
+    // Well before the 60 s handshake deadline: the edge destroyed it itself.
+    await stalled.closed;
+    await closing;
+    await waitFor('the edge to count it closed', () => te.edge.stats().connections === 0);
+  });
+});
