@@ -1,9 +1,9 @@
 /**
  * The HTTP and HTTPS listeners and their graceful drain. In front of the pipeline on both: connection
  * admission (admission.ts), the inbound deadlines and header limit (inbound.ts), and the edge's own replies
- * to requests the parser refuses (client-errors.ts) or that ask for CONNECT. On close: stop accepting, let in-flight requests
- * finish within the grace period (idle keep-alive connections are closed as they become idle), then close
- * upgraded sockets and whatever is left.
+ * to requests the parser refuses (client-errors.ts) or that ask for CONNECT. On close: stop accepting, let
+ * in-flight requests finish within the grace period (idle keep-alive connections are closed as they become
+ * idle), then close upgraded sockets and whatever is left.
  */
 import http from 'node:http';
 import type net from 'node:net';
