@@ -22,6 +22,15 @@ export const ErrorCodes = {
   UPSTREAM_TLS: 'EDGE_ERR_UPSTREAM_TLS',
   UPSTREAM_TIMEOUT: 'EDGE_ERR_UPSTREAM_TIMEOUT',
   UPSTREAM_FAILED: 'EDGE_ERR_UPSTREAM_FAILED',
+  // Inbound: what a client sent, or how slowly (src/proxy/client-errors.ts, admission.ts, pipeline.ts).
+  BAD_REQUEST: 'EDGE_ERR_BAD_REQUEST',
+  BAD_TARGET: 'EDGE_ERR_BAD_TARGET',
+  NOT_IMPLEMENTED: 'EDGE_ERR_NOT_IMPLEMENTED',
+  HEADERS_TOO_LARGE: 'EDGE_ERR_HEADERS_TOO_LARGE',
+  HEADERS_TIMEOUT: 'EDGE_ERR_HEADERS_TIMEOUT',
+  BODY_TIMEOUT: 'EDGE_ERR_BODY_TIMEOUT',
+  TOO_MANY_CONNECTIONS: 'EDGE_ERR_TOO_MANY_CONNECTIONS',
+  CLIENT_CONNECTIONS: 'EDGE_ERR_CLIENT_CONNECTIONS',
   CERT_UPLOAD: 'EDGE_ERR_CERT_UPLOAD',
   CERT_STORE: 'EDGE_ERR_CERT_STORE',
   CERT_LOCKED: 'EDGE_ERR_CERT_LOCKED',
@@ -189,6 +198,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.ISSUE_FAILED]: 502,
   [ErrorCodes.ADMIN_NOT_READY]: 503,
   [ErrorCodes.CONFIG_WRITE]: 503,
+  [ErrorCodes.BAD_REQUEST]: 400,
+  [ErrorCodes.BAD_TARGET]: 400,
+  [ErrorCodes.NOT_IMPLEMENTED]: 501,
+  [ErrorCodes.HEADERS_TOO_LARGE]: 431,
+  [ErrorCodes.HEADERS_TIMEOUT]: 408,
+  [ErrorCodes.BODY_TIMEOUT]: 408,
+  [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
+  [ErrorCodes.CLIENT_CONNECTIONS]: 429,
 };
 
 /**
@@ -210,6 +227,14 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.UPSTREAM_TIMEOUT]: 'The server behind this site did not answer in time.',
   [ErrorCodes.UPSTREAM_FAILED]: 'The server behind this site failed to answer.',
   [ErrorCodes.INTERNAL]: 'The edge failed to handle this request.',
+  [ErrorCodes.BAD_REQUEST]: 'The request is not valid HTTP/1.1.',
+  [ErrorCodes.BAD_TARGET]: 'The request\'s target is not a path this edge accepts.',
+  [ErrorCodes.NOT_IMPLEMENTED]: 'The edge does not support what this request asks for.',
+  [ErrorCodes.HEADERS_TOO_LARGE]: 'The request\'s headers are too large.',
+  [ErrorCodes.HEADERS_TIMEOUT]: 'The request\'s headers did not arrive in time.',
+  [ErrorCodes.BODY_TIMEOUT]: 'The request\'s body stopped arriving.',
+  [ErrorCodes.TOO_MANY_CONNECTIONS]: 'The edge has too many open connections; try again shortly.',
+  [ErrorCodes.CLIENT_CONNECTIONS]: 'Too many open connections from your address; close some and try again.',
 };
 
 /** The HTTP status of an error code: the one place statuses are decided. Anything unmapped is a 500. */
@@ -283,6 +308,10 @@ export function classifyUpstreamError(err: unknown, upstream: string): UpstreamE
   if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/i.test(detail)) {
     return new UpstreamError(ErrorCodes.UPSTREAM_RESET, upstream,
       `the VM's service at ${upstream} closed the connection before answering`, { cause: err });
+  }
+  if (code.startsWith('HPE_')) {
+    return new UpstreamError(ErrorCodes.UPSTREAM_FAILED, upstream,
+      `the VM's service at ${upstream} sent a response that is not valid HTTP/1.1 (${code}: ${e.reason ?? detail})`, { cause: err });
   }
   return new UpstreamError(ErrorCodes.UPSTREAM_FAILED, upstream,
     `talking to the VM's service at ${upstream} failed (${code || 'error'}: ${detail})`, { cause: err });

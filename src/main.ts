@@ -17,8 +17,11 @@ import { createControlPlane, type ControlPlane } from './control.ts';
 import { startDemoVm } from './demo/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { subscribeAccessLog } from './proxy/access-log.ts';
+import { createAdmission } from './proxy/admission.ts';
+import { createClientErrorHandler } from './proxy/client-errors.ts';
 import { createRequestEvents, type RequestEvents } from './proxy/context.ts';
 import { startListeners } from './proxy/listeners.ts';
+import { createInboundPart } from './proxy/inbound.ts';
 import { createPipeline } from './proxy/pipeline.ts';
 import { createPools, type PoolStats } from './proxy/pools.ts';
 import { createRequestIds } from './proxy/request-id.ts';
@@ -54,6 +57,8 @@ export interface EdgeOptions {
 export interface EdgeStats {
   readonly inFlight: number;
   readonly webSockets: number;
+  /** Client connections open on the HTTP and HTTPS listeners. */
+  readonly connections: number;
   readonly pools: PoolStats;
 }
 
@@ -117,6 +122,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     cleanups.push(() => pools.close());
     const upgrades = createUpgradeRegistry();
     const state = createLiveStatePart(upgrades);
+    const inbound = createInboundPart();
     const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
     subscribeAccessLog(events, log);
 
@@ -129,7 +135,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // Commit order matters: the control plane follows the config before the certificate index asks it for
     // missing certificates, and the request state goes last, once pools and certificates are in place.
     const applier = createApplier({
-      parts: [...(control ? [control] : []), poolsPart, certsPart(certs), state, logLevel],
+      parts: [...(control ? [control] : []), poolsPart, certsPart(certs), inbound, state, logLevel],
       check: (c) => checkConfig(c, clock.now()), warn: configWarnings,
       log,
     });
@@ -142,7 +148,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
     }
 
-    const pipeline = createPipeline({ state: state.get, pools, upgrades, log, ids: createRequestIds(), events, challenges: () => challenges });
+    const ids = createRequestIds();
+    const pipeline = createPipeline({ state: state.get, pools, upgrades, log, ids, events, challenges: () => challenges, inbound: inbound.get });
+    const admission = createAdmission({ limits: () => inbound.get().limits, exempt: (a) => state.get().trusted.isTrusted(a), log });
+    const onClientError = createClientErrorHandler({ ids, log, inbound: inbound.get, detail: () => state.get().pages.detail });
     // The admin API edits the config file; the watcher below skips the API's own writes, applied already.
     const file = configFile ? openConfigFile(configFile) : null;
     let serving: { http: number | null; https: number | null } | null = null;
@@ -157,7 +166,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       httpsPort: first.listen.https,
       ephemeral: opts.ephemeralPorts ?? false,
       tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate() },
-    }, pipeline, upgrades, log);
+    }, pipeline, upgrades, log, { inbound, admission, onClientError });
     state.setHttpsPort(listeners.httpsPort ?? 0);
     serving = { http: listeners.httpPort, https: listeners.httpsPort };
     certs.watch();
@@ -187,7 +196,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       renewal: control?.renewal() ?? null,
       admin: admin && { url: admin.url, tokenFile: admin.tokenFile },
       events,
-      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), pools: pools.stats() }),
+      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), pools: pools.stats() }),
       openUpgrades: () => upgrades.count(),
       inFlight: () => pipeline.inFlight(),
       close(graceMs = applier.current()!.shutdown.graceMs) {

@@ -10,10 +10,11 @@ import type { EdgeConfig } from './schema.ts';
  * worker and bound once (listen); the process layout is fixed at start (workers); the demo VM is a start-up
  * convenience (demo); the certificate store and token folder are where every process of the edge meets
  * (certs.dir, acme.challengeDir); the log file is opened once (log.file); the cron job is made once
- * (renewal.schedule, renewal.timezone); the admin listener and its token are made once (admin).
+ * (renewal.schedule, renewal.timezone); the admin listener and its token are made once (admin); node:tls
+ * fixes the handshake deadline when the HTTPS server is made (timeouts.tlsHandshakeMs).
  */
 export const RESTART_ONLY = ['listen', 'workers', 'demo', 'certs.dir', 'acme.challengeDir', 'log.file', 'renewal.schedule',
-  'renewal.timezone', 'admin'] as const;
+  'renewal.timezone', 'admin', 'timeouts.tlsHandshakeMs'] as const;
 
 type Path = (typeof RESTART_ONLY)[number];
 

@@ -26,6 +26,15 @@ const port = (what: string) => z.number({ error: `expected a ${what} port number
 const listenPort = z.number({ error: 'expected a port number 0-65535 (0 disables the listener)' })
   .int({ error: 'expected 0-65535' }).min(0, { error: 'expected 0-65535' }).max(65535, { error: 'expected 0-65535' });
 
+/** A duration in milliseconds within [min, max]. */
+const ms = (what: string, min: number, max: number) => z.number({ error: `expected ${what} as a number of milliseconds` })
+  .int({ error: 'expected a whole number of milliseconds' })
+  .min(min, { error: `expected at least ${min} ms` }).max(max, { error: `expected at most ${max} ms` });
+
+/** A connection count; 0 turns the limit off. */
+const count = (what: string) => z.number({ error: `expected ${what} as a number of connections (0: no limit)` })
+  .int({ error: 'expected a whole number' }).min(0, { error: 'expected 0 (no limit) or more' }).max(10_000_000, { error: 'expected at most 10000000' });
+
 export const domain = z.string({ error: 'expected a domain name such as app.example.com or *.user1.example.com' })
   .transform((s) => s.trim().toLowerCase().replace(/\.$/, ''))
   .refine((s) => {
@@ -153,6 +162,29 @@ export const configSchema = z.strictObject({
     /** Idle keep-alive connections kept per VM service (closed after 4 s idle). As many as can be open, so a burst does not close and reopen connections. */
     maxIdleSocketsPerTarget: z.number().int().min(0).max(100_000).default(256),
   }).default({ timeoutMs: 60_000, connectTimeoutMs: 5_000, maxSocketsPerTarget: 256, maxIdleSocketsPerTarget: 256 }),
+  /**
+   * Deadlines of each inbound phase. Each bounds how long one client can hold a connection without making
+   * progress; README "Config reference" gives the reasoning behind each default.
+   */
+  timeouts: z.strictObject({
+    /** From TCP accept to a finished TLS handshake (Node's default is 120 s). */
+    tlsHandshakeMs: ms('tlsHandshakeMs', 100, 600_000).default(10_000),
+    /** From the first byte of a request (or the connection's start) to the end of its header block: 408 after. */
+    requestHeadersMs: ms('requestHeadersMs', 100, 600_000).default(30_000),
+    /** Longest pause between two reads of a request body (a stalled upload): 408, and the VM's request is aborted. */
+    requestBodyIdleMs: ms('requestBodyIdleMs', 100, 3_600_000).default(60_000),
+    /** How long an idle keep-alive connection is kept open for the client's next request. */
+    keepAliveMs: ms('keepAliveMs', 100, 3_600_000).default(60_000),
+  }).prefault({}),
+  limits: z.strictObject({
+    /** Request line plus header block, in bytes: 431 above. */
+    maxHeaderBytes: z.number({ error: 'expected a number of bytes 1024-1048576' }).int({ error: 'expected a whole number of bytes' })
+      .min(1024, { error: 'expected at least 1024 bytes' }).max(1_048_576, { error: 'expected at most 1048576 bytes (1 MiB)' }).default(16_384),
+    /** Open client connections per process; 0: no limit. */
+    maxConnections: count('maxConnections').default(10_000),
+    /** Open connections from one client address per process (trusted proxies are exempt); 0: no limit. */
+    maxConnectionsPerClient: count('maxConnectionsPerClient').default(256),
+  }).prefault({}),
   /** Processes serving traffic: 1 (one process does everything) up to 64, or auto (one per CPU). */
   workers: z.union([z.literal('auto'), z.number().int().min(1, { error: 'expected 1-64 or auto' }).max(64, { error: 'expected 1-64 or auto' })],
     { error: 'expected a number of workers 1-64, or auto' }).default(1),

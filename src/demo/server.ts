@@ -39,6 +39,8 @@ export async function startDemoVm(port: number): Promise<DemoVm> {
   const bound = await listenOn(server, port, '127.0.0.1', 'the demo VM (demo.port)');
   // Attached once listening: a WebSocketServer re-emits the server's listen errors as its own, unhandled.
   const wss = new WebSocketServer({ server });
+  // ws re-emits the server's errors; a taken port is reported by listenOn (EDGE_ERR_LISTEN), not thrown here.
+  wss.on('error', () => {});
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });

@@ -125,19 +125,24 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
         headers.push('x-request-id', ctx.id);
         res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
         proxyRes.pipe(res);
-        // A VM that resets mid-body: the client's answer is cut short, and the log must say the VM did it.
-        proxyRes.once('close', () => {
+        // A VM that resets or breaks the framing mid-body: the client's answer is cut short, and the log must
+        // say the VM did it, whichever of 'error' and 'close' comes first.
+        const cut = (err?: Error) => {
           if (proxyRes.complete || res.destroyed) return;
-          hooks.onError(ctx, classifyUpstreamError(Object.assign(new Error('the VM closed the connection mid-response'),
+          hooks.onError(ctx, classifyUpstreamError(err ?? Object.assign(new Error('the VM closed the connection mid-response'),
             { code: 'ECONNRESET' }), u.origin), true);
           res.destroy();
-        });
-        proxyRes.on('error', () => res.destroy());
+        };
+        proxyRes.once('close', cut);
+        proxyRes.on('error', cut);
       });
       proxyReq.on('error', (err: Error) => {
         // A client that hung up is not the VM's fault: nothing to answer, nothing to report.
         if (res.destroyed) return;
-        hooks.onError(ctx, classifyUpstreamError(err, u.origin), res.headersSent);
+        const answered = res.headersSent;
+        hooks.onError(ctx, classifyUpstreamError(err, u.origin), answered);
+        // The answer had begun (a body the parser refused): cut it, or the client would wait for the rest.
+        if (answered) res.destroy();
       });
       req.pipe(proxyReq);
     },

@@ -32,8 +32,9 @@ export function stripHopByHop(h: Headers, keepUpgrade: boolean): string | undefi
       if (name && name !== 'close' && name !== 'keep-alive' && !NEVER_NAMED.has(name) && !(keepUpgrade && name === 'upgrade')) delete h[name];
     }
   }
-  // Node's parser refuses a request with both lengths, and any Transfer-Encoding other than a final
-  // chunked, so a Transfer-Encoding here means a chunked body (RFC 9112 6.1).
+  // Node's parser refuses a request with both lengths or a Transfer-Encoding whose last coding is not
+  // chunked, and the target check (target.ts) refuses any other coding before this step, so a
+  // Transfer-Encoding here means a chunked body (RFC 9112 6.1).
   const chunked = h['transfer-encoding'] !== undefined;
   for (const name of ALWAYS) {
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) continue;

@@ -1,14 +1,19 @@
 /**
- * The HTTP and HTTPS listeners and their graceful drain. On close: stop accepting, let in-flight requests
- * finish within the grace period (idle keep-alive connections are closed as they become idle), then close
- * upgraded sockets and whatever is left.
+ * The HTTP and HTTPS listeners and their graceful drain. In front of the pipeline on both: connection
+ * admission (admission.ts), the inbound deadlines and header limit (inbound.ts), and the edge's own replies
+ * to requests the parser refuses (client-errors.ts) or that ask for CONNECT. On close: stop accepting, let
+ * in-flight requests finish within the grace period (idle keep-alive connections are closed as they become
+ * idle), then close upgraded sockets and whatever is left.
  */
 import http from 'node:http';
 import type net from 'node:net';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { EdgeError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Admission } from './admission.ts';
+import { serverOptionsOf, type InboundPart } from './inbound.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
 
@@ -50,21 +55,32 @@ export function listenOn(server: net.Server, port: number, host: string, what: s
   });
 }
 
-export async function startListeners(opts: ListenOptions, pipeline: Pipeline, upgrades: UpgradeRegistry, log: Logger): Promise<Listeners> {
-  const serverOpts: http.ServerOptions = {
-    keepAliveTimeout: 60_000,
-    headersTimeout: 60_000,
-    // Uploads may take long; slow-header attacks are bounded by headersTimeout.
-    requestTimeout: 0,
-  };
+/** What stands in front of the pipeline on both listeners: deadlines, limits, refusals of broken requests. */
+export interface InboundFront {
+  readonly inbound: InboundPart;
+  readonly admission: Admission;
+  readonly onClientError: (err: Error, socket: Duplex) => void;
+}
+
+export async function startListeners(opts: ListenOptions, pipeline: Pipeline, upgrades: UpgradeRegistry, log: Logger,
+  front: InboundFront): Promise<Listeners> {
+  const settings = front.inbound.get();
+  const serverOpts = serverOptionsOf(settings);
   const servers: http.Server[] = [];
+  const serve = (s: http.Server, tls: boolean) => {
+    s.on('upgrade', pipeline.onUpgrade);
+    s.on('connect', pipeline.onConnect);
+    s.on('clientError', front.onClientError);
+    front.inbound.attach(s);
+    front.admission.guard(s, tls);
+    servers.push(s);
+  };
   let httpPort: number | null = null;
   let httpsPort: number | null = null;
   try {
     if (opts.httpPort !== 0) {
       const s = http.createServer(serverOpts, pipeline.onRequest);
-      s.on('upgrade', pipeline.onUpgrade);
-      servers.push(s);
+      serve(s, false);
       httpPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
     }
     if (opts.httpsPort !== 0) {
@@ -75,12 +91,13 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
         SNICallback: opts.tls.sniCallback,
         minVersion: 'TLSv1.2',
         ALPNProtocols: ['http/1.1'],
+        // Counted from the TCP accept; bytes of a trickled ClientHello do not extend it.
+        handshakeTimeout: settings.timeouts.tlsHandshakeMs,
       }, pipeline.onRequest);
-      s.on('upgrade', pipeline.onUpgrade);
+      serve(s, true);
       s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
         log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
       });
-      servers.push(s);
       httpsPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpsPort, opts.host, 'HTTPS');
     }
   } catch (err) {
@@ -102,6 +119,8 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       if (pipeline.inFlight() > 0) log.warn({ inFlight: pipeline.inFlight() }, 'grace period over: closing requests still in flight');
       upgrades.closeAll();
       for (const s of servers) s.closeAllConnections();
+      // Whatever is left, TLS connections still in their handshake included (node:http does not know them yet).
+      front.admission.destroyAll();
       await Promise.all(closed);
     },
   };

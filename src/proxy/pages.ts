@@ -74,19 +74,25 @@ export function sendErrorPage(res: ServerResponse, accept: string | undefined, p
   return page.status;
 }
 
-/** Writes an error reply on a raw socket (refused upgrades) and closes it; returns the status sent. */
-export function sendErrorOnSocket(socket: Duplex, p: PageInput): number {
+/** The whole HTTP/1.1 error reply (status line, headers, plain-text page) for writing on a raw socket; it closes the connection. */
+export function rawErrorReply(p: PageInput, extraHeaders = ''): { status: number; text: string } {
   const page = renderErrorPage(p, false);
+  return { status: page.status, text: `HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? 'Error'}\r\n`
+    + `content-type: ${page.type}\r\ncontent-length: ${Buffer.byteLength(page.body)}\r\nx-edge-error: ${p.failure.code}\r\n`
+    + `x-request-id: ${p.requestId}\r\n${extraHeaders}connection: close\r\n\r\n${page.body}` };
+}
+
+/** Writes an error reply on a raw socket (refused upgrades, requests the parser refused) and closes it; returns the status sent. */
+export function sendErrorOnSocket(socket: Duplex, p: PageInput): number {
+  const reply = rawErrorReply(p);
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
-    return page.status;
+    return reply.status;
   }
-  socket.end(`HTTP/1.1 ${page.status} ${STATUS_CODES[page.status] ?? 'Error'}\r\n`
-    + `content-type: ${page.type}\r\ncontent-length: ${Buffer.byteLength(page.body)}\r\nx-edge-error: ${p.failure.code}\r\n`
-    + `x-request-id: ${p.requestId}\r\nconnection: close\r\n\r\n${page.body}`);
+  socket.end(reply.text);
   // end() flushes; destroy after the flush so the pair never lingers half-open.
   socket.once('finish', () => socket.destroy());
-  return page.status;
+  return reply.status;
 }
 
 /** 308 to HTTPS, keeping method and body (RFC 9110 15.4.9). */

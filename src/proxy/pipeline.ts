@@ -1,25 +1,29 @@
 /**
  * The request pipeline: an ordered list of small steps over one request context (context.ts). A step
  * answers the request itself (returns true), passes it on (false), or decides later (a Promise of either).
- * After the last step the request is forwarded to its VM. Requests: challenge answer, route, HTTPS redirect,
- * access policy, forwarding headers, forward. Upgrades: route, upgrade checks, access policy, forwarding
- * headers, forward. When a request is over, one "request finished" event carries its settled context.
+ * After the last step the request is forwarded to its VM. Requests: target check, challenge answer, route,
+ * HTTPS redirect, access policy, forwarding headers, forward. Upgrades: target check, route, upgrade checks,
+ * access policy, forwarding headers, forward. CONNECT is answered 501. When a request is over, one "request
+ * finished" event carries its settled context.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { CHALLENGE_PATH_PREFIX, type ChallengeResponder } from '../acme/challenges.ts';
-import { ErrorCodes, statusOf, type Failure, type UpstreamError } from '../errors.ts';
+import { ErrorCodes, statusOf, type Failure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { parseHostHeader } from '../routing/host.ts';
+import { createBodyDeadline } from './body-deadline.ts';
 import type { LiveState, RequestContext, RequestEvents } from './context.ts';
 import { applyForwardingHeaders, clientAddress, unmapV4 } from './forwarded.ts';
 import { createForwarder } from './forwarder.ts';
 import { stripHopByHop } from './hop.ts';
 import { sendChallengeAnswer, sendErrorOnSocket, sendErrorPage, sendHttpsRedirect } from './pages.ts';
+import type { InboundSettings } from './inbound.ts';
 import type { Pools } from './pools.ts';
 import type { RequestIds } from './request-id.ts';
+import { checkRequestTarget } from './target.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
 
 export interface PipelineDeps {
@@ -30,11 +34,15 @@ export interface PipelineDeps {
   readonly ids: RequestIds;
   readonly events: RequestEvents;
   challenges(): ChallengeResponder | null;
+  /** The running inbound deadlines (the body deadline is read per request that has a body). */
+  inbound(): InboundSettings;
 }
 
 export interface Pipeline {
   onRequest(req: IncomingMessage, res: ServerResponse): void;
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** CONNECT: this edge is not a forward proxy (501). */
+  onConnect(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Requests in flight (not counting upgraded connections). */
   inFlight(): number;
 }
@@ -86,7 +94,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     inFlight--;
     const ctx = this[kCtx]!;
     if (!this.writableFinished) {
-      ctx.aborted = true;
+      // Cut short: by the client, unless the edge cut it because of a recorded failure.
+      if (ctx.failure === null) ctx.aborted = true;
       ctx.upstreamReq?.destroy();
     }
     // A client that left before the answer began: 499, as nginx and Caddy log it.
@@ -106,19 +115,24 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return true;
   };
 
-  /** The answer to "why does my domain return 502?": what failed, in words, at warn level, with the ID. */
-  const logFailure = (ctx: RequestContext, err: UpstreamError) => {
-    log.warn({ id: ctx.id, host: ctx.host, method: ctx.req.method, path: ctx.req.url, status: statusOf(err.code),
-      upstream: ctx.match?.upstream.origin, client: ctx.client, code: err.code, err: err.message }, 'request failed');
+  /**
+   * The answer to "why does my domain return 502?": what failed, in words, with the ID; at warn level when
+   * the VM failed, info when the client did (a hostile client must not fill the operator's warnings).
+   */
+  const logFailure = (ctx: RequestContext, f: Failure, level: 'warn' | 'info') => {
+    log[level]({ id: ctx.id, host: ctx.host, method: ctx.req.method, path: ctx.req.url, status: statusOf(f.code),
+      upstream: ctx.match?.upstream.origin, client: ctx.client, code: f.code, err: f.message }, 'request failed');
   };
 
   const forwarder = createForwarder<RequestContext>({
     onError(ctx, err, answered) {
+      // The edge already answered (a stalled body) or reported this request: the VM's side ending is a consequence.
+      if (ctx.failure !== null) return;
       if (ctx.upgrade && upgrades.isPaired(ctx.socket)) {
         log.info({ id: ctx.id, host: ctx.host, upstream: ctx.match?.upstream.origin, code: err.code }, 'websocket closed by error');
         return;
       }
-      logFailure(ctx, err);
+      logFailure(ctx, err, 'warn');
       if (answered) {
         ctx.failure = err;
         return;
@@ -131,7 +145,32 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
   });
 
+  /** A request body that stopped arriving (body-deadline.ts): 408 if nothing was answered yet, and the VM's request aborted. */
+  const bodyDeadline = createBodyDeadline(() => deps.inbound().timeouts.requestBodyIdleMs, (ctx) => {
+    const f: Failure = { code: ErrorCodes.BODY_TIMEOUT,
+      message: `the request body stopped arriving for timeouts.requestBodyIdleMs (${deps.inbound().timeouts.requestBodyIdleMs} ms); the VM's request was aborted` };
+    logFailure(ctx, f, 'info');
+    const res = ctx.res!;
+    const socket = ctx.socket;
+    if (res.headersSent) {
+      ctx.failure = f;
+      socket.destroy();
+    } else {
+      res.shouldKeepAlive = false;
+      res.once('finish', () => socket.destroy());
+      fail(ctx, f);
+    }
+    // After the failure is recorded: the VM sees its request aborted, and that is not reported as the VM's fault.
+    ctx.upstreamReq?.destroy();
+  });
+
   // --- steps -------------------------------------------------------------------------------------------
+
+  /** Request target and body coding (target.ts); an absolute-form target is rewritten to origin-form. */
+  const checkTarget: Step = (ctx) => {
+    const f = checkRequestTarget(ctx.req);
+    return f === null ? false : fail(ctx, f);
+  };
 
   const answerChallenge: Step = (ctx) => {
     const url = ctx.req.url ?? '/';
@@ -199,6 +238,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   const forwardWeb = (ctx: RequestContext) => {
     const u = ctx.match!.upstream;
+    bodyDeadline.watch(ctx);
     forwarder.web(ctx, u, pools.get(u));
   };
 
@@ -208,8 +248,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     forwarder.ws(ctx, u, ctx.upgradeHead ?? Buffer.alloc(0), pools.get(u));
   };
 
-  const webSteps: readonly Step[] = [answerChallenge, route, redirectToHttps, checkAccess, setForwardingHeaders];
-  const upgradeSteps: readonly Step[] = [route, checkUpgrade, checkAccess, setForwardingHeaders];
+  const webSteps: readonly Step[] = [checkTarget, answerChallenge, route, redirectToHttps, checkAccess, setForwardingHeaders];
+  const upgradeSteps: readonly Step[] = [checkTarget, route, checkUpgrade, checkAccess, setForwardingHeaders];
 
   /**
    * The last line of defence: a fault while handling one request answers that request with a 500 (or cuts
@@ -254,6 +294,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const ctx = newContext(req, null, socket, true);
       ctx.upgradeHead = head;
       run(ctx, upgradeSteps, 0, forwardUpgrade);
+    },
+    onConnect(req, socket) {
+      socket.on('error', () => socket.destroy());
+      const ctx = newContext(req, null, socket, true);
+      fail(ctx, { code: ErrorCodes.NOT_IMPLEMENTED,
+        message: `CONNECT ${JSON.stringify((req.url ?? '').slice(0, 100))}: this edge is a reverse proxy, not a forward proxy` });
     },
     inFlight: () => inFlight,
   };

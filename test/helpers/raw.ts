@@ -29,14 +29,16 @@ function complete(text: string): boolean {
 /**
  * Sends `bytes` on a fresh connection to 127.0.0.1:port and collects the reply until one whole response
  * arrived, the edge closes, or `deadlineMs` passes. With `tls`, the handshake uses `servername` as SNI.
- * `halfClose` ends the write side after the bytes (node:http servers then abort the request).
+ * `halfClose` ends the write side after the bytes (node:http servers then abort the request); `localAddress`
+ * connects from another loopback address (127.0.0.2) to play a second client.
  */
 export function rawRequest(port: number, bytes: string | Buffer, opts: { tls?: boolean; servername?: string; deadlineMs?: number;
-  halfClose?: boolean } = {}): Promise<RawReply> {
+  halfClose?: boolean; localAddress?: string } = {}): Promise<RawReply> {
   return new Promise((resolve, reject) => {
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
     const socket: net.Socket = opts.tls
-      ? tls.connect({ host: '127.0.0.1', port, servername: opts.servername ?? 'localhost', rejectUnauthorized: false })
-      : net.connect({ host: '127.0.0.1', port });
+      ? tls.connect({ host: '127.0.0.1', port, servername: opts.servername ?? 'localhost', rejectUnauthorized: false, ...local })
+      : net.connect({ host: '127.0.0.1', port, ...local });
     const chunks: Buffer[] = [];
     let done = false;
     const finish = (closed: boolean) => {

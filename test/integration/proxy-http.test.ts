@@ -118,7 +118,7 @@ describe('never an open proxy', () => {
     s.on('error', reject);
   });
 
-  it('refuses CONNECT tunnels and routes absolute-form requests by Host to configured VMs only', async (t) => {
+  it('refuses CONNECT tunnels and routes absolute-form requests by their authority (RFC 9112 3.2.2) to configured VMs only', async (t) => {
     const vm = await startBackend(t, 'vm');
     const elsewhere = await startBackend(t, 'elsewhere');
     const { edge } = await startTestEdge(t, { proxies: [{ domain: 'a.example.com', target: '127.0.0.1', targetPort: vm.port }] });
@@ -126,9 +126,12 @@ describe('never an open proxy', () => {
     assert.doesNotMatch(tunnel, /^HTTP\/1\.1 200/);
     const unknown = await raw(edge.httpPort!, `GET http://127.0.0.1:${elsewhere.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${elsewhere.port}\r\nConnection: close\r\n\r\n`);
     assert.match(unknown, /^HTTP\/1\.1 404/);
-    const known = await raw(edge.httpPort!, `GET http://127.0.0.1:${elsewhere.port}/x HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n`);
+    const hostOnly = await raw(edge.httpPort!, `GET http://127.0.0.1:${elsewhere.port}/x HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n`);
+    assert.match(hostOnly, /^HTTP\/1\.1 404/);
+    const known = await raw(edge.httpPort!, `GET http://a.example.com/x HTTP/1.1\r\nHost: 127.0.0.1:${elsewhere.port}\r\nConnection: close\r\n\r\n`);
     assert.match(known, /^HTTP\/1\.1 200/);
     assert.match(known, /"backend":"vm"/);
+    assert.deepEqual(vm.requests.map((r) => [r.url, r.headers.host]), [['/x', 'a.example.com']]);
     assert.equal(elsewhere.requests.length, 0, 'nothing reached a server that is not a configured VM');
   });
 });

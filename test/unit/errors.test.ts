@@ -24,6 +24,7 @@ describe('upstream failures map to what an operator can act on', () => {
     [{ code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: 'x' }, 'EDGE_ERR_UPSTREAM_TLS', 502, /serverName|insecureSkipVerify/],
     [{ code: 'EPROTO', message: 'SSL routines:ssl3_get_record:wrong version number' }, 'EDGE_ERR_UPSTREAM_TLS', 502, /does not speak TLS.*protocol: http/],
     [{ code: 'ECONNRESET', message: 'socket hang up' }, 'EDGE_ERR_UPSTREAM_RESET', 502, /closed the connection/],
+    [{ code: 'HPE_INVALID_CONSTANT', message: 'Parse Error: Expected HTTP/' }, 'EDGE_ERR_UPSTREAM_FAILED', 502, /not valid HTTP\/1\.1 \(HPE_INVALID_CONSTANT/],
     [{ code: 'EWHAT', message: 'odd' }, 'EDGE_ERR_UPSTREAM_FAILED', 502, /EWHAT: odd/],
   ];
   for (const [raw, code, status, re] of cases) {

@@ -20,6 +20,8 @@ describe('restart-only keys', () => {
     ['workers and the log file', { workers: 4, log: { file: '/var/log/b.log', level: 'debug' } }, ['workers', 'log.file']],
     ['the challenge folder', { acme: { challengeDir: '/srv/b' } }, ['acme.challengeDir']],
     ['the schedule', { renewal: { schedule: '0 3 * * *' } }, ['renewal.schedule']],
+    ['the TLS handshake deadline, not the other inbound keys', { timeouts: { tlsHandshakeMs: 5000, requestHeadersMs: 5000 },
+      limits: { maxConnections: 10 } }, ['timeouts.tlsHandshakeMs']],
   ];
   for (const [what, change, keys] of cases) {
     it(`changing ${what} reports ${JSON.stringify(keys)} and keeps the running values`, () => {
