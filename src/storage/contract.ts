@@ -116,3 +116,19 @@ export function checkKey(key: string, kind: 'key' | 'prefix' = 'key'): string[] 
   return segments;
 }
 
+
+/**
+ * For implementations: runs one operation on `key` with backend failures as StorageError EDGE_ERR_STORAGE
+ * naming the key and the storage, and refuses every operation once the storage is closed.
+ */
+export function storageOps(describe: () => string, isClosed: () => boolean) {
+  return async <T>(key: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    if (isClosed()) throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key}: the storage (${describe()}) is closed`);
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key} in ${describe()}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+}

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { ErrorCodes, StorageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ensureDir, fsyncDir, writeFileAtomic } from './atomic.ts';
-import { isKeySegment, type Namespace, type Storage, type Watcher } from './contract.ts';
+import { isKeySegment, type Namespace, type Storage, type Watcher, storageOps } from './contract.ts';
 import { createFileLeaseBackend } from './file-lock.ts';
 import { fileLayout, type FileLayout } from './file-layout.ts';
 import { createLeaseManager } from './leases.ts';
@@ -43,16 +43,7 @@ export function createFileStorage(opts: FileStorageOptions): Storage {
   const watchers = new Set<Watcher>();
   let closed = false;
 
-  /** Runs one operation on `key`, with file system errors as StorageError EDGE_ERR_STORAGE. */
-  const io = async <T>(key: string, what: string, fn: () => Promise<T>): Promise<T> => {
-    if (closed) throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key}: the storage (${describe()}) is closed`);
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key} in ${describe()}: ${(err as Error).message}`, { cause: err });
-    }
-  };
+  const io = storageOps(describe, () => closed);
 
   const symlinkRefused = (key: string, path: string) =>
     new StorageError(ErrorCodes.STORAGE, key, `${path} is a symbolic link, not a value this storage wrote`);

@@ -14,7 +14,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCodes, StorageError, type LeaseHolder } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { checkKey, type Namespace, type Storage, type Watcher } from './contract.ts';
+import { checkKey, type Namespace, type Storage, type Watcher, storageOps } from './contract.ts';
 import { createLeaseManager, type LeaseBackend, type LeaseRecord } from './leases.ts';
 
 export interface RedisStorageOptions {
@@ -138,15 +138,7 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
   };
   let closed = false;
 
-  const io = async <T>(key: string, what: string, fn: () => Promise<T>): Promise<T> => {
-    if (closed) throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key}: the storage (${describe()}) is closed`);
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(ErrorCodes.STORAGE, key, `cannot ${what} ${key} in ${describe()}: ${(err as Error).message}`, { cause: err });
-    }
-  };
+  const io = storageOps(describe, () => closed);
 
   const backend: LeaseBackend = {
     async tryAcquire(name, record) {
