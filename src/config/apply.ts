@@ -82,6 +82,8 @@ export interface ApplierOptions {
   /** Checks outside the schema that need files (uploads, CA files, page files); every issue is reported. */
   check(config: EdgeConfig): ConfigIssue[];
   readonly log: Logger;
+  /** Told every outcome: applied, refused, or prepared and then aborted (metrics count them). */
+  onResult?(result: ApplyResult, outcome: 'applied' | 'refused' | 'aborted'): void;
 }
 
 function emptyChanges(restartRequired: string[]): ApplyChanges {
@@ -143,6 +145,7 @@ export function createApplier(opts: ApplierOptions): Applier {
     } catch (err) {
       for (const s of staged.reverse()) s.abort();
       last = refusal(source, version, err);
+      opts.onResult?.(last, 'refused');
       if (source !== 'start') {
         log.error({ source, code: last.error?.code, issues: last.issues },
           `config not applied, the running config keeps serving: ${last.error?.message.split('\n')[0] ?? ''}`);
@@ -163,14 +166,19 @@ export function createApplier(opts: ApplierOptions): Applier {
         if (restartRequired.length > 0) log.warn({ keys: restartRequired }, 'these keys changed but apply after a restart; the running values stay');
         log.info({ source, version, proxies: config.proxies.length, vms: config.vms.length, added: changes.routesAdded.length,
           removed: changes.routesRemoved.length, changed: changes.routesChanged.length, closedWebSockets: changes.webSocketsClosed }, 'config applied');
-        return (last = { ok: true, source, version, at: new Date().toISOString(), changes });
+        last = { ok: true, source, version, at: new Date().toISOString(), changes };
+        opts.onResult?.(last, 'applied');
+        return last;
       },
       abort() {
-        if (!settled) {
+        const open = !settled;
+        if (open) {
           settled = true;
           for (const s of staged.reverse()) s.abort();
         }
-        return (last = { ok: false, source, version, at: new Date().toISOString(), error: { code: ErrorCodes.CONFIG_INVALID, message: 'apply aborted' } });
+        last = { ok: false, source, version, at: new Date().toISOString(), error: { code: ErrorCodes.CONFIG_INVALID, message: 'apply aborted' } };
+        if (open) opts.onResult?.(last, 'aborted');
+        return last;
       },
     };
   };

@@ -23,12 +23,16 @@ export interface ListenOptions {
     sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
     /** The certificate for clients that send no SNI. */
     readonly defaultCert: { readonly certPem: string; readonly keyPem: string };
+    /** Told the result of every client handshake (metrics). */
+    onHandshake?(ok: boolean): void;
   };
 }
 
 export interface Listeners {
   readonly httpPort: number | null;
   readonly httpsPort: number | null;
+  /** Client connections open now, by listener (`http`, `https`). */
+  connections(): Promise<Record<string, number>>;
   close(graceMs: number): Promise<void>;
 }
 
@@ -58,6 +62,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
     requestTimeout: 0,
   };
   const servers: http.Server[] = [];
+  const named: Array<[string, http.Server]> = [];
   let httpPort: number | null = null;
   let httpsPort: number | null = null;
   try {
@@ -65,6 +70,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       const s = http.createServer(serverOpts, pipeline.onRequest);
       s.on('upgrade', pipeline.onUpgrade);
       servers.push(s);
+      named.push(['http', s]);
       httpPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
     }
     if (opts.httpsPort !== 0) {
@@ -78,9 +84,13 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       }, pipeline.onRequest);
       s.on('upgrade', pipeline.onUpgrade);
       s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+        opts.tls.onHandshake?.(false);
         log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
       });
+      const onHandshake = opts.tls.onHandshake;
+      if (onHandshake) s.on('secureConnection', () => onHandshake(true));
       servers.push(s);
+      named.push(['https', s]);
       httpsPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpsPort, opts.host, 'HTTPS');
     }
   } catch (err) {
@@ -91,6 +101,10 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
   return {
     httpPort,
     httpsPort,
+    async connections() {
+      const counts = await Promise.all(named.map(([, s]) => new Promise<number>((r) => s.getConnections((_e, n) => r(n ?? 0)))));
+      return Object.fromEntries(named.map(([name], i) => [name, counts[i]!]));
+    },
     async close(graceMs) {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       const deadline = Date.now() + graceMs;
