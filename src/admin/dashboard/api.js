@@ -76,7 +76,7 @@ export function percent(part, whole) {
 
 /** The text shown for where a proxy sends its requests. */
 export function targetOf(p) {
-  if (p.owner) return `VMs of ${p.owner} (port ${p.targetPort ?? (p.protocol === 'https' ? 443 : 80)})`;
+  if (p.owner) return `VMs of ${p.owner}${p.targetPort ? ` (port ${p.targetPort} unless the VM names its own)` : ''}`;
   return `${p.protocol ?? 'http'}://${p.target}:${p.targetPort ?? (p.protocol === 'https' ? 443 : 80)}`;
 }
 

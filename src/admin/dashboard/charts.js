@@ -27,12 +27,14 @@ export function dayChart(title, series, keys, unit) {
   const box = h('figure', { class: 'chart' }, h('figcaption', {}, title));
   const xs = lastDayMinutes();
   const data = [xs, ...align(xs, series, keys)];
-  const fmt = unit === 'bytes' ? (v) => bytes(v) : (v) => String(Math.round(v));
+  const fmt = unit === 'bytes' ? (v) => bytes(v) : (v) => String(v);
+  // Counts step by whole numbers; bytes by powers of two.
+  const incrs = unit === 'bytes' ? Array.from({ length: 50 }, (_, i) => 2 ** i) : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7];
   const opts = {
-    width: 860, height: 220,
-    scales: { x: { time: true } },
+    width: 640, height: 220,
+    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(unit === 'bytes' ? 1024 : 5, max)] } },
     series: [{}, ...keys.map((k) => ({ label: k, stroke: COLORS[k] ?? '#333', width: 1.5, value: (_u, v) => (v === null ? '-' : fmt(v)) }))],
-    axes: [{}, { size: 70, values: (_u, vals) => vals.map(fmt) }],
+    axes: [{}, { size: 70, incrs, values: (_u, vals) => vals.map(fmt) }],
     legend: { live: true },
   };
   new uPlot(opts, data, box);

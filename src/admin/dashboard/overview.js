@@ -16,7 +16,8 @@ export function certState(p, certs) {
   const soonest = stored.map((c) => c.certificate.notAfter).sort()[0];
   const days = daysLeft(soonest);
   const standIn = stored.some((c) => c.certificate.source !== c.source);
-  const source = standIn ? `${p.certSource}, self-signed stand-in` : p.certSource;
+  // The certificate views carry the config's defaults (the proxy is shown as written in the file).
+  const source = standIn ? `${mine[0].source}, self-signed stand-in` : mine[0].source;
   const text = days < 0 ? `${source}: expired` : `${source}: ${days} day${days === 1 ? '' : 's'} left`;
   return { text, cls: days < 0 || failed ? 'bad' : days <= 7 || standIn ? 'warn' : 'ok', title: `expires ${when(soonest)}` };
 }
