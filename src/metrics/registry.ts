@@ -3,9 +3,11 @@
  * Metric names and labels are a contract with users' dashboards: see README "Metrics". Labels are bounded
  * by the config: `proxy` is a configured domain (or `-` for hosts no proxy matches), `vm` an inventory VM's
  * `owner/name` (or `-`), `code` an EDGE_ERR_* code. Gauges that describe the present (open connections,
- * WebSockets, certificate expiry) are read from their owners when scraped, so nothing is kept twice.
+ * WebSockets, certificate expiry) are read from their owners when scraped, so nothing is kept twice; the
+ * per-request series are kept in plain accumulators (tally.ts) and read when scraped too.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, AggregatorRegistry, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { createTallies, scrapeTimeMetric, type Tallies } from './tally.ts';
 
 /** Buckets for a proxy: 1 ms to 60 s. */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -21,9 +23,8 @@ export interface MetricSources {
 
 export interface EdgeMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'proxy' | 'vm' | 'status_class'>;
-  readonly duration: Histogram<'proxy'>;
-  readonly bytes: Counter<'proxy' | 'vm' | 'direction'>;
+  /** What requests add to: `idcs_edge_http_requests_total`, `_bytes_total` and `_request_duration_seconds`. */
+  readonly tallies: Tallies;
   readonly upstreamErrors: Counter<'proxy' | 'code'>;
   readonly tlsHandshakes: Counter<'result'>;
   readonly renewals: Counter<'name' | 'result'>;
@@ -48,12 +49,13 @@ export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
   const registers = [registry];
   const sources: MetricSources[] = [];
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: 'idcs_edge_http_requests_total', help: 'HTTP requests answered, by proxy, VM and status class.',
-    labelNames: ['proxy', 'vm', 'status_class'] as const, registers });
-  const duration = new Histogram({ name: 'idcs_edge_http_request_duration_seconds', help: 'Time from request to the end of the response.',
-    labelNames: ['proxy'] as const, buckets: DURATION_BUCKETS, registers });
-  const bytes = new Counter({ name: 'idcs_edge_http_bytes_total', help: 'Bytes read from (in) and written to (out) clients, after TLS decryption, WebSockets included.',
-    labelNames: ['proxy', 'vm', 'direction'] as const, registers });
+  const tallies = createTallies(DURATION_BUCKETS);
+  const custom = (m: ReturnType<typeof scrapeTimeMetric>) => registry.registerMetric(m as unknown as Metric);
+  custom(scrapeTimeMetric('idcs_edge_http_requests_total', 'HTTP requests answered, by proxy, VM and status class.', 'counter', () => tallies.requests()));
+  custom(scrapeTimeMetric('idcs_edge_http_request_duration_seconds', 'Time from request to the end of the response.', 'histogram',
+    () => tallies.durations('idcs_edge_http_request_duration_seconds')));
+  custom(scrapeTimeMetric('idcs_edge_http_bytes_total', 'Bytes read from (in) and written to (out) clients, after TLS decryption, WebSockets included.',
+    'counter', () => tallies.bytes()));
   const upstreamErrors = new Counter({ name: 'idcs_edge_upstream_errors_total', help: 'Requests that failed talking to the VM, by error code.',
     labelNames: ['proxy', 'code'] as const, registers });
   const tlsHandshakes = new Counter({ name: 'idcs_edge_tls_handshakes_total', help: 'TLS handshakes with clients, by result (ok, failed).',
@@ -84,7 +86,7 @@ export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
   const handshakeOk = tlsHandshakes.labels({ result: 'ok' });
   const handshakeFailed = tlsHandshakes.labels({ result: 'failed' });
   return {
-    registry, requests, duration, bytes, upstreamErrors, tlsHandshakes, renewals, applies,
+    registry, tallies, upstreamErrors, tlsHandshakes, renewals, applies,
     countHandshake: (ok) => (ok ? handshakeOk : handshakeFailed).inc(),
     countRenewals(results) {
       for (const r of results) if (r.action === 'renewed' || r.action === 'failed') renewals.labels({ name: r.name, result: r.action }).inc();

@@ -44,11 +44,19 @@ export interface RequestSeries {
   readonly totals: RequestCounts;
 }
 
-export interface TrafficRecorder {
+/** Where one VM's or proxy's increments go: found once (per route match), then a few additions per request. */
+export interface TrafficSlot {
   /**
-   * Adds bytes to the current minute (memory only), and one request of status class `statusClass` (0: 1xx ..
-   * 4: 5xx) unless it is -1 (bytes of an open WebSocket, which are not a request).
+   * Adds bytes to the current minute (memory only), and one request of status class `statusClass` (0: 1xx
+   * .. 4: 5xx) unless it is -1 (bytes of an open WebSocket, which are not a request).
    */
+  add(bytesIn: number, bytesOut: number, statusClass?: number): void;
+}
+
+export interface TrafficRecorder {
+  /** The slot of a VM (`owner/name`) or proxy (domain); keep it, it stays valid across takes. */
+  slot(kind: TrafficKind, id: string): TrafficSlot;
+  /** `slot(kind, id).add(...)`, for callers that do not keep slots. */
   record(kind: TrafficKind, id: string, bytesIn: number, bytesOut: number, statusClass?: number): void;
   /** Takes what was recorded since the last take (a worker sends this to its primary). */
   take(): TrafficDelta[];
@@ -74,22 +82,42 @@ const DAY = 86_400;
 const KEEP_MINUTES_S = 48 * 3600;
 const KEEP_DAYS_S = 396 * DAY; // 13 months
 
+type Pending = { kind: TrafficKind; id: string; t: number; in: number; out: number; c: number[] };
+
 /** An in-memory recorder: increments per (kind, id, minute), taken whole. */
 export function createTrafficRecorder(clock: Clock): TrafficRecorder {
-  let pending = new Map<string, { kind: TrafficKind; id: string; t: number; in: number; out: number; c: number[] }>();
+  let pending = new Map<string, Pending>();
+  // Bumped by take(): a slot whose entry belongs to an earlier take (or minute) finds its new one.
+  let generation = 0;
+  const entry = (kind: TrafficKind, id: string, t: number): Pending => {
+    const key = `${kind}\0${id}\0${t}`;
+    let d = pending.get(key);
+    if (!d) pending.set(key, d = { kind, id, t, in: 0, out: 0, c: [0, 0, 0, 0, 0] });
+    return d;
+  };
+  const slot = (kind: TrafficKind, id: string): TrafficSlot => {
+    let cur: Pending | null = null;
+    let curGeneration = -1;
+    return {
+      add(bytesIn, bytesOut, statusClass = -1) {
+        const t = Math.floor(clock.now().getTime() / 60_000) * MINUTE;
+        if (cur === null || cur.t !== t || curGeneration !== generation) {
+          cur = entry(kind, id, t);
+          curGeneration = generation;
+        }
+        cur.in += bytesIn;
+        cur.out += bytesOut;
+        if (statusClass >= 0) cur.c[statusClass]!++;
+      },
+    };
+  };
   return {
-    record(kind, id, bytesIn, bytesOut, statusClass = -1) {
-      const t = Math.floor(clock.now().getTime() / 60_000) * MINUTE;
-      const key = `${kind}\0${id}\0${t}`;
-      let d = pending.get(key);
-      if (!d) pending.set(key, d = { kind, id, t, in: 0, out: 0, c: [0, 0, 0, 0, 0] });
-      d.in += bytesIn;
-      d.out += bytesOut;
-      if (statusClass >= 0) d.c[statusClass]!++;
-    },
+    slot,
+    record: (kind, id, bytesIn, bytesOut, statusClass) => slot(kind, id).add(bytesIn, bytesOut, statusClass),
     take() {
       const out = [...pending.values()];
       pending = new Map();
+      generation++;
       return out;
     },
   };
@@ -185,6 +213,7 @@ export function openTrafficStore(opts: { dir: string; clock: Clock; flushEveryMs
   const countsOf = (r: Row): RequestCounts => ({ '1xx': Number(r.c1), '2xx': Number(r.c2), '3xx': Number(r.c3), '4xx': Number(r.c4), '5xx': Number(r.c5) });
 
   return {
+    slot: recorder.slot,
     record: recorder.record,
     take: recorder.take,
     add(deltas) { extra.push(...deltas); },
