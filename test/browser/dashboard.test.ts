@@ -36,6 +36,14 @@ async function edgeWithTraffic(t: Ctx) {
   return { ...te, api, backend: b, failedId: String(failed.headers['x-request-id']) };
 }
 
+/** The edge above, and a browser signed in to its dashboard. */
+async function signedIn(t: Ctx) {
+  const e = await edgeWithTraffic(t);
+  const b = await openBrowser(t);
+  await signIn(b, e.api.url, e.api.token);
+  return { e, b };
+}
+
 describe('dashboard (headless Chromium)', { skip }, () => {
   it('signs in with the token, shows every proxy with target, certificate and last error, and signs out', async (t) => {
     const e = await edgeWithTraffic(t);
@@ -68,9 +76,7 @@ describe('dashboard (headless Chromium)', { skip }, () => {
   });
 
   it('adds a proxy through the form, which the edge then serves', async (t) => {
-    const e = await edgeWithTraffic(t);
-    const b = await openBrowser(t);
-    await signIn(b, e.api.url, e.api.token);
+    const { e, b } = await signedIn(t);
     await b.page.click('nav a[data-tab=edit]');
     await b.page.fill('#f-domain', 'new.example.com');
     await b.page.fill('#f-target', '127.0.0.1');
@@ -89,9 +95,7 @@ describe('dashboard (headless Chromium)', { skip }, () => {
   });
 
   it('shows the API\'s validation message next to a bad port, and changes nothing', async (t) => {
-    const e = await edgeWithTraffic(t);
-    const b = await openBrowser(t);
-    await signIn(b, e.api.url, e.api.token);
+    const { e, b } = await signedIn(t);
     await b.page.goto(`${e.api.url}/#/edit`);
     await b.page.fill('#f-domain', 'bad.example.com');
     await b.page.fill('#f-target', '127.0.0.1');
@@ -108,9 +112,7 @@ describe('dashboard (headless Chromium)', { skip }, () => {
   });
 
   it('shows each certificate\'s expiry and next renewal, and renews one now', async (t) => {
-    const e = await edgeWithTraffic(t);
-    const b = await openBrowser(t);
-    await signIn(b, e.api.url, e.api.token);
+    const { e, b } = await signedIn(t);
     const cert = (await e.api.call('GET', '/api/v1/certs')).body.certificates.find((c: { name: string }) => c.name === 'app.example.com');
     await b.page.click('nav a[data-tab=certs]');
     const row = b.page.locator('#certs tr[data-name="app.example.com"]');
@@ -128,9 +130,7 @@ describe('dashboard (headless Chromium)', { skip }, () => {
   });
 
   it('shows a proxy\'s charts and failures, and each VM\'s traffic', async (t) => {
-    const e = await edgeWithTraffic(t);
-    const b = await openBrowser(t);
-    await signIn(b, e.api.url, e.api.token);
+    const { e, b } = await signedIn(t);
     await b.page.click('#proxies a[href="#/proxy/broken.example.com"]');
     const failures = b.page.locator('#failures tbody tr');
     await failures.first().waitFor();

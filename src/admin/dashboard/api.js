@@ -74,6 +74,9 @@ export function percent(part, whole) {
   return whole === 0 ? '-' : `${((100 * part) / whole).toFixed(part === 0 ? 0 : 1)} %`;
 }
 
+/** A domain as the edge compares it (the API lists proxies as written in the file: case and a trailing dot kept). */
+export const normal = (domain) => String(domain).trim().toLowerCase().replace(/\.$/, '');
+
 /** The text shown for where a proxy sends its requests. */
 export function targetOf(p) {
   if (p.owner) return `VMs of ${p.owner}${p.targetPort ? ` (port ${p.targetPort} unless the VM names its own)` : ''}`;

@@ -1,6 +1,6 @@
 // The overview (every proxy: target, certificate, request rate, error rate, last error) and a proxy's
 // page (24-hour charts of requests and traffic, status classes, its most recent failures).
-import { api, bytesCell, daysLeft, h, notice, percent, rate, targetOf, when } from './api.js';
+import { api, bytesCell, daysLeft, h, normal, notice, percent, rate, targetOf, when } from './api.js';
 import { dayChart } from './charts.js';
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -8,7 +8,7 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 /** What a proxy's certificate looks like: `text`, and `cls` for its colour (ok, warn, bad). */
 export function certState(p, certs) {
   if (!p.ssl) return { text: 'no HTTPS', cls: 'muted' };
-  const mine = certs.filter((c) => c.domain === p.domain);
+  const mine = certs.filter((c) => c.domain === normal(p.domain));
   if (mine.length === 0) return { text: 'none needed yet (no VM)', cls: 'muted' };
   const stored = mine.filter((c) => c.certificate);
   const failed = mine.find((c) => c.lastError);
@@ -30,7 +30,7 @@ export async function overviewPage() {
   document.title = 'Overview · idcs-edge';
   const w = activity.windowSeconds;
   const rows = proxies.map((p) => {
-    const a = activity.proxies[p.domain] ?? { requests: 0, errors: 0, failures: [] };
+    const a = activity.proxies[normal(p.domain)] ?? { requests: 0, errors: 0, failures: [] };
     const cert = certState(p, certificates);
     const last = a.failures[0];
     return h('tr', { 'data-domain': p.domain },
@@ -56,7 +56,7 @@ export async function proxyPage(domain) {
     api('GET', `/api/v1/proxies/${encodeURIComponent(domain)}`), api('GET', '/api/v1/certs'), api('GET', '/api/v1/activity'),
     api('GET', `/api/v1/traffic?${q}`), api('GET', `/api/v1/traffic/requests?${q}`)]);
   document.title = `${domain} · idcs-edge`;
-  const a = activity.proxies[domain] ?? { requests: 0, errors: 0, failures: [] };
+  const a = activity.proxies[normal(domain)] ?? { requests: 0, errors: 0, failures: [] };
   const cert = certState(p, certificates);
   const total = CLASSES.reduce((n, c) => n + requests.totals[c], 0);
   return h('section', {},
