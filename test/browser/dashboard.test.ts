@@ -1,8 +1,8 @@
 /**
  * The dashboard in real headless Chromium against a real edge: sign in with the admin token (an HttpOnly,
  * SameSite=Strict session cookie), the overview with each proxy's target, certificate and last error, a
- * proxy added through the form and then reached through the edge, the API's validation message next to a
- * bad port, a certificate's expiry and renew now, VM traffic, sign out. Each test saves a screenshot; a
+ * proxy added through the form and then reached through the edge, a CSV import and a delete, the API's
+ * validation message next to a bad port, a certificate's expiry and renew now, VM traffic, sign out. Each test saves a screenshot; a
  * console error the test does not expect fails it.
  */
 import assert from 'node:assert/strict';
@@ -91,6 +91,26 @@ describe('dashboard (headless Chromium)', { skip }, () => {
     assert.equal(JSON.parse(r.body).url, '/hello');
     const stored = await e.api.call('GET', '/api/v1/proxies/new.example.com');
     assert.equal(stored.body.note, 'added in the browser');
+    b.assertNoConsoleErrors();
+  });
+
+  it('imports proxies from a CSV file and deletes one', async (t) => {
+    const { e, b } = await signedIn(t);
+    await b.page.goto(`${e.api.url}/#/edit`);
+    await b.page.setInputFiles('#csv-file', { name: 'proxies.csv', mimeType: 'text/csv',
+      buffer: Buffer.from(`domain,target,target_port,protocol,ssl,cert_source,websocket,note\ncsv.example.com,127.0.0.1,${e.backend.port},http,no,,true,"from a file, quoted"\n`) });
+    await b.page.click('form.csv-form button[type=submit]');
+    await b.page.locator('#csv-message').getByText('Imported 1 proxies (1 added, 0 replaced)').waitFor();
+    assert.equal((await request(e.edge.httpPort!, 'csv.example.com')).status, 200, 'served at once');
+    await b.screenshot('csv-imported');
+
+    await b.page.goto(`${e.api.url}/#/edit/csv.example.com`);
+    await b.page.click('#delete');
+    await b.page.getByText('Really delete csv.example.com?').click();
+    await b.page.waitForURL(/#\/edit$/);
+    await b.page.locator('#proxy-list').waitFor();
+    assert.equal(await b.page.locator('#proxy-list a[href="#/edit/csv.example.com"]').count(), 0);
+    assert.equal((await request(e.edge.httpPort!, 'csv.example.com')).status, 404, 'no longer served');
     b.assertNoConsoleErrors();
   });
 
