@@ -106,7 +106,6 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     cleanups.push(() => storage.close());
     const store = createCertStore({ storage, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock });
-    // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
     subscribeAccessLog(events, log);
     // A single edge writes its own traffic statistics; a worker hands its increments to the primary.
@@ -118,6 +117,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const { metrics } = observer;
     const alerts = opts.worker ? null : createAlertsPart({ storage, log, clock, edge: hostname() });
     if (alerts) cleanups.push(() => alerts.close());
+    // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     const control: ControlPlane | null = opts.worker ? null
       : createControlPlane({ store, storage, selfSigned, log, clock, onStored: () => certs.refresh(),
         onRenewals: (results) => { metrics.countRenewals(results); alerts?.onRenewals(results); } });
