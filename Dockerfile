@@ -19,12 +19,12 @@ COPY src ./src
 COPY config ./config
 # In the image the shipped config listens on the standard ports.
 RUN sed -i -e 's/^  http: 8080$/  http: 80/' -e 's/^  https: 8443$/  https: 443/' config/edge.yaml \
- && mkdir -p certs logs \
- && chown -R node:node certs logs config
+ && mkdir -p certs logs data \
+ && chown -R node:node certs logs data config
 
 USER node
 EXPOSE 80 443
-VOLUME ["/app/certs", "/app/config", "/app/logs"]
+VOLUME ["/app/certs", "/app/config", "/app/logs", "/app/data"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "src/healthcheck.ts", "config/edge.yaml"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/idcs-edge.js"]

@@ -21,6 +21,7 @@ import { runWorker } from './cluster/worker.ts';
 import { startEdge } from './main.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
+import { monthTraffic } from './stats/report.ts';
 import { storageFor } from './storage/open.ts';
 import type { RenewalFailure } from './tls/failures.ts';
 import type { CertMeta } from './tls/issuer.ts';
@@ -41,6 +42,7 @@ Usage:
   idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]
                                              import proxies from CSV, all rows or none (through the
                                              running edge's admin API, else into the config file)
+  idcs-edge traffic [--config FILE]          traffic per VM this month (UTC): bytes in, out, total
   idcs-edge --help | --version
 
 Options:
@@ -200,6 +202,28 @@ async function importCommand(configFile: string, csvFile: string, dryRun: boolea
   return 0;
 }
 
+/** 1536 -> "1.5 KiB". */
+function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+async function trafficCommand(configFile: string): Promise<number> {
+  const r = await monthTraffic(configFile, systemClock);
+  out(`traffic per VM in ${r.month} (UTC), ${r.via === 'api' ? `from the running edge at ${r.where}` : `from ${r.where} (no edge answered on admin.listen)`}`);
+  if (r.vms.length === 0) {
+    out('no VMs in the inventory and no VM traffic this month');
+    return 0;
+  }
+  const rows = [['VM', 'IN', 'OUT', 'TOTAL', 'TOTAL BYTES']];
+  for (const v of r.vms) rows.push([v.vm, humanBytes(v.in), humanBytes(v.out), humanBytes(v.in + v.out), String(v.in + v.out)]);
+  for (const l of pad(rows)) out(l);
+  return 0;
+}
+
 async function runCommand(configFile: string): Promise<number> {
   if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
   if (workerCount(loadConfigFile(configFile)) > 1) return runPrimary(configFile);
@@ -254,13 +278,13 @@ export async function main(argv: string[]): Promise<number> {
   const isCa = command === 'ca';
   if (isImport ? parsed.positionals.length !== 3 || parsed.positionals[1] !== 'proxies'
     : isCa ? parsed.positionals.length !== 2 || parsed.positionals[1] !== 'export'
-      : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs')) {
+      : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs' && command !== 'traffic')) {
     err(isImport ? 'usage: idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]'
       : isCa ? 'usage: idcs-edge ca export [--config FILE]' : `unknown command: ${parsed.positionals.join(' ')} (try --help)`);
     return 2;
   }
-  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', isImport, isCa].filter(Boolean).length;
-  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, import'); return 2; }
+  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', command === 'traffic', isImport, isCa].filter(Boolean).length;
+  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, traffic, ca export, import'); return 2; }
   if (!v['renew-ssl'] && (v.force || (v['dry-run'] && !isImport) || v.domain)) {
     err('--force and --domain go with --renew-ssl; --dry-run with --renew-ssl or import');
     return 2;
@@ -284,6 +308,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'certs') return await certsCommand(loadConfigFile(configFile));
     if (isCa) return await caExportCommand(loadConfigFile(configFile));
+    if (command === 'traffic') return await trafficCommand(configFile);
     if (isImport) return await importCommand(configFile, parsed.positionals[2]!, v['dry-run']!);
     return await runCommand(configFile);
   } catch (e) {

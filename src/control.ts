@@ -13,7 +13,7 @@ import type { Clock } from './clock.ts';
 import type { ConfigPart } from './config/apply.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import type { Logger } from './log.ts';
-import { renewalTargets } from './renewal/renew.ts';
+import { renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { createRenewalService, type RenewalService } from './renewal/service.ts';
 import type { RouteTable } from './routing/table.ts';
 import type { Storage } from './storage/contract.ts';
@@ -41,6 +41,8 @@ export interface ControlPlaneOptions {
   readonly clock: Clock;
   /** Called after certificates were stored (the single-process edge refreshes its SNI index). */
   onStored(): Promise<unknown>;
+  /** Told the results of every renewal run (metrics, alerts). */
+  onRenewals?(results: readonly RenewResult[]): void;
 }
 
 const wantsAcme = (c: EdgeConfig) => c.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt');
@@ -62,6 +64,7 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
     timezone: c.renewal.timezone,
     runAtStart: false,
     onStored: () => o.onStored(),
+    onResults: (results) => o.onRenewals?.(results),
     log, clock,
   });
 

@@ -3,9 +3,12 @@
  * follow the config file, drain on close. Wiring only: every decision lives in the part it belongs to.
  * `startEdge` can run several times in one process (tests do), because no part keeps module-level state.
  */
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
 import { startAdmin, type AdminServer } from './admin/server.ts';
+import { certificateExpiries } from './admin/views.ts';
+import { createAlertsPart, type AlertsPart } from './alerts/part.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createApplier, refusalError, type ApplyInput, type ApplyResult, type ApplySource, type ConfigPart, type PreparedApply } from './config/apply.ts';
 import { checkConfig, configWarnings } from './config/check.ts';
@@ -16,6 +19,7 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { startDemoVm } from './demo/server.ts';
 import { createLogger, type Logger } from './log.ts';
+import { observeProcess, type ProcessObserver } from './metrics/observer.ts';
 import { subscribeAccessLog } from './proxy/access-log.ts';
 import { createAdmission } from './proxy/admission.ts';
 import { createClientErrorHandler } from './proxy/client-errors.ts';
@@ -27,6 +31,7 @@ import { createPools, type PoolStats } from './proxy/pools.ts';
 import { createRequestIds } from './proxy/request-id.ts';
 import { createLiveStatePart } from './proxy/state.ts';
 import { createUpgradeRegistry } from './proxy/upgrades.ts';
+import { createTrafficRecorder, openTrafficStore } from './stats/traffic.ts';
 import { storageFor } from './storage/open.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import type { RenewalService } from './renewal/service.ts';
@@ -77,8 +82,12 @@ export interface Edge {
   lastApply(): ApplyResult | null;
   /** The renewal service; null in a worker, whose primary renews. */
   readonly renewal: RenewalService | null;
-  /** "request finished" and friends: the access log subscribes here, metrics will. */
+  /** "request finished" and friends: the access log, metrics, activity and traffic statistics subscribe here. */
   readonly events: RequestEvents;
+  /** This process's metrics, activity and traffic increments (a worker's primary asks for them). */
+  readonly observer: ProcessObserver;
+  /** Certificate alerts; null in a worker, whose primary sends them. */
+  readonly alerts: AlertsPart | null;
   stats(): EdgeStats;
   /** The admin API (admin.listen), null when there is none. */
   readonly admin: Pick<AdminServer, 'url' | 'tokenFile'> | null;
@@ -103,9 +112,21 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     cleanups.push(() => storage.close());
     const store = createCertStore({ storage, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) });
+    const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
+    subscribeAccessLog(events, log);
+    // A single edge writes its own traffic statistics; a worker hands its increments to the primary.
+    const traffic = opts.worker ? null : openTrafficStore({ dir: first.data.dir, clock });
+    if (traffic) cleanups.push(() => traffic.close());
+    const upgrades = createUpgradeRegistry({ onBytes: (info, bytesIn, bytesOut) => events.emitUpgradeBytes(info.match, bytesIn, bytesOut) });
+    const observer = observeProcess({ events, upgrades, recorder: traffic ?? createTrafficRecorder(clock), processMetrics: true });
+    cleanups.push(() => observer.close());
+    const { metrics } = observer;
+    const alerts = opts.worker ? null : createAlertsPart({ storage, log, clock, edge: hostname() });
+    if (alerts) cleanups.push(() => alerts.close());
     // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     const control: ControlPlane | null = opts.worker ? null
-      : createControlPlane({ store, storage, selfSigned, log, clock, onStored: () => certs.refresh() });
+      : createControlPlane({ store, storage, selfSigned, log, clock, onStored: () => certs.refresh(),
+        onRenewals: (results) => { metrics.countRenewals(results); alerts?.onRenewals(results); } });
     const certs = createCertManager({
       store, log, clock, selfSigned,
       // A letsencrypt name without a CA certificate is served a self-signed stand-in meanwhile.
@@ -120,11 +141,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const challenges = createChallengeResponder(storage);
     const pools = createPools();
     cleanups.push(() => pools.close());
-    const upgrades = createUpgradeRegistry();
     const state = createLiveStatePart(upgrades);
     const inbound = createInboundPart();
-    const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
-    subscribeAccessLog(events, log);
 
     const logLevel: ConfigPart = { name: 'log level', prepare: (next) => ({ commit() { log.level = next.log.level; }, abort() {} }) };
     const poolsPart: ConfigPart = {
@@ -135,10 +153,13 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // Commit order matters: the control plane follows the config before the certificate index asks it for
     // missing certificates, and the request state goes last, once pools and certificates are in place.
     const applier = createApplier({
-      parts: [...(control ? [control] : []), poolsPart, certsPart(certs), inbound, state, logLevel],
+      parts: [...(control ? [control] : []), ...(alerts ? [alerts] : []), poolsPart, certsPart(certs), inbound, state, logLevel],
       check: (c) => checkConfig(c, clock.now()), warn: configWarnings,
       log,
+      // A worker's applies are its primary's, counted there.
+      ...(opts.worker ? {} : { onResult: (r: ApplyResult, outcome: 'applied' | 'refused' | 'aborted') => metrics.countApply(r.source, outcome) }),
     });
+    if (!opts.worker) metrics.addSources({ certificates: () => certificateExpiries(applier.current(), store, clock.now()) });
     const started = await applier.apply({ config: first }, 'start');
     if (!started.ok) throw refusalError(started);
 
@@ -155,7 +176,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // The admin API edits the config file; the watcher below skips the API's own writes, applied already.
     const file = configFile ? openConfigFile(configFile) : null;
     let serving: { http: number | null; https: number | null } | null = null;
-    const admin = file && !opts.worker ? await startAdmin(first, { file, applier, store, renewal: () => control?.renewal() ?? null, log, clock,
+    const admin = file && traffic ? await startAdmin(first, { file, applier, store, renewal: () => control?.renewal() ?? null, log, clock,
+      observability: observer.local(traffic),
       runtime: () => ({ mode: 'single', workers: 1, ready: serving !== null, listeners: { host: first.listen.host, http: serving?.http ?? null,
         https: serving?.https ?? null }, inFlight: pipeline.inFlight(), webSockets: upgrades.count() }) }) : null;
     if (admin) cleanups.push(() => admin.close());
@@ -165,8 +187,13 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       httpPort: first.listen.http,
       httpsPort: first.listen.https,
       ephemeral: opts.ephemeralPorts ?? false,
-      tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate() },
+      tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate(), onHandshake: metrics.countHandshake },
     }, pipeline, upgrades, log, { inbound, admission, onClientError });
+    metrics.addSources({ connectionsOpen: () => listeners.connections() });
+    // Open WebSockets count towards the traffic statistics while they last, not only when they close.
+    const sweeper = setInterval(() => observer.sweep(), 10_000);
+    sweeper.unref();
+    cleanups.push(() => clearInterval(sweeper));
     state.setHttpsPort(listeners.httpsPort ?? 0);
     serving = { http: listeners.httpPort, https: listeners.httpsPort };
     certs.watch();
@@ -196,6 +223,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       renewal: control?.renewal() ?? null,
       admin: admin && { url: admin.url, tokenFile: admin.tokenFile },
       events,
+      observer,
+      alerts,
       stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), pools: pools.stats() }),
       openUpgrades: () => upgrades.count(),
       inFlight: () => pipeline.inFlight(),

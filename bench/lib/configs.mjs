@@ -9,6 +9,10 @@
  *        --workers K     add `workers: K` (the workers case; the CLI may reject it)
  *        --http P --https P   listener ports (default: $BENCH_EDGE_HTTP / $BENCH_EDGE_HTTPS)
  *
+ * Every edge config enables the admin API on 127.0.0.1 (its own port, so that edges running side by side
+ * do not collide: BASE+22 for the main one, BASE+80.. for the others) and a data folder of its own: metrics
+ * and traffic statistics are always on in the edge, so the bench measures them.
+ *
  * Every peer gets the same three virtual hosts: plain.example.com (HTTP), bench.example.com (HTTPS, the one
  * certificate) and ws.example.com (HTTP, to the WebSocket echo origin). Each peer proxies to its own port
  * of the one origin nginx, so the origin's access log tells which proxy opened which upstream connection.
@@ -202,12 +206,20 @@ function toYaml(doc) {
   return `${lines.join('\n')}\n`;
 }
 
+/** The admin port of the edge listening on `http`: BASE+22 for the main edge, BASE+80+i for the i-th other pair (BASE+60, +62, ...). */
+function adminPort(http) {
+  const base = P('EDGE_HTTP') - 20;
+  return http === P('EDGE_HTTP') ? base + 22 : base + 80 + Math.floor((http - base - 60) / 2);
+}
+
 function edgeConfig({ routes, probe, workers, http, https, note }) {
   const o = P('ORIGIN_EDGE');
   const doc = {
     listen: { http, https, host: '127.0.0.1' },
     certs: { dir: join(W, 'edge-certs') },
+    data: { dir: join(W, 'edge-data', String(http)) },
     log: { file: null, level: 'warn' },
+    admin: { listen: `127.0.0.1:${adminPort(http)}` },
   };
   if (workers) doc.workers = workers;
   const n = Math.max(1, Math.floor(routes / 2));

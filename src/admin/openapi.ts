@@ -58,6 +58,17 @@ const status = z.object({
 const importResult = z.object({ ...applyResult.shape, dryRun: z.boolean(),
   import: z.object({ rows: z.number().int(), added: z.number().int(), replaced: z.number().int() }) });
 
+const bytesInOut = z.object({ in: z.number().int().describe('bytes read from clients'), out: z.number().int().describe('bytes written to clients') });
+const traffic = z.object({ series: z.array(z.object({ t: z.number().int().describe('Unix seconds: the minute (24h) or UTC day (30d, month)'), ...bytesInOut.shape })),
+  totals: bytesInOut });
+const counts = z.object({ '1xx': z.number().int(), '2xx': z.number().int(), '3xx': z.number().int(), '4xx': z.number().int(), '5xx': z.number().int() });
+const requestSeries = z.object({ series: z.array(z.object({ t: z.number().int(), ...counts.shape })), totals: counts });
+const vmTraffic = z.object({ vms: z.array(z.object({ vm: z.string(), last24h: bytesInOut, month: bytesInOut })) });
+const failure = z.object({ at: z.string(), id: z.string(), status: z.number().int(), code: z.string().nullable(), message: z.string(),
+  method: z.string(), host: z.string(), path: z.string() });
+const activity = z.object({ windowSeconds: z.number().int(),
+  proxies: z.record(z.string(), z.object({ requests: z.number().int(), errors: z.number().int(), failures: z.array(failure) })) });
+
 /** JSON Schema of a zod schema as an OpenAPI component (input: what a client may send, defaults optional). */
 function schemaOf(s: z.ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -91,6 +102,9 @@ const write = (summary: string, params: object[], body: string | null, created =
 export function openApiDocument(version: string): Record<string, unknown> {
   const domain = param('domain', 'The proxy\'s domain; a wildcard URL-encoded (%2A.user1.example.com)');
   const vm = [param('owner', 'The VM\'s owner'), param('name', 'The VM\'s name')];
+  const query = (name: string, description: string, schema: object) => ({ name, in: 'query', required: false, description, schema });
+  const trafficParams = [query('vm', 'owner/name (give vm or proxy)', { type: 'string' }), query('proxy', 'a proxy\'s domain', { type: 'string' }),
+    query('range', 'default 24h', { type: 'string', enum: ['24h', '30d', 'month'] })];
   return {
     openapi: '3.1.0',
     info: { title: 'idcs-edge admin API', version, description: 'Change the edge\'s proxy rules and VM inventory; see README.md "Admin API".' },
@@ -125,6 +139,21 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
       '/api/v1/status': { get: read('Version, listeners, counts, last apply result', 'Status') },
+      '/metrics': { get: { summary: 'Prometheus metrics of the whole edge (README "Metrics")',
+        responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors(401, 403) } } },
+      '/api/v1/traffic': { get: { summary: 'Bytes in and out of one VM or proxy (README "Traffic statistics")', parameters: trafficParams,
+        responses: { 200: { description: 'per minute (24h) or per UTC day (30d, month); only minutes or days with traffic', ...json('Traffic') }, ...errors(400, 401, 403) } } },
+      '/api/v1/traffic/requests': { get: { summary: 'Requests of one VM or proxy by status class', parameters: trafficParams,
+        responses: { 200: { description: 'per minute or day', ...json('RequestSeries') }, ...errors(400, 401, 403) } } },
+      '/api/v1/traffic/vms': { get: { summary: 'Every VM\'s traffic over the last 24 hours and this month (UTC)', responses: { 200: { description: 'largest first', ...json('VmTraffic') }, ...errors(401, 403) } } },
+      '/api/v1/activity': { get: { summary: 'Per proxy: requests and 5xx of the last minute, most recent failures', responses: { 200: { description: 'OK', ...json('Activity') }, ...errors(401, 403) } } },
+      '/api/v1/session': {
+        get: { summary: 'Whether the dashboard session cookie is valid', security: [], responses: { 200: { description: '{"signedIn": bool}' } } },
+        post: { summary: 'Dashboard sign-in: the token in, an HttpOnly SameSite=Strict session cookie out', security: [],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { token: { type: 'string' } }, required: ['token'] } } } },
+          responses: { 204: { description: 'signed in (Set-Cookie)' }, ...errors(401, 403, 415) } },
+        delete: { summary: 'Dashboard sign-out', security: [], responses: { 204: { description: 'signed out (the cookie is removed)' }, ...errors(403) } },
+      },
       '/api/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
     },
     components: {
@@ -134,6 +163,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         ProxyList: schemaOf(z.object({ proxies: z.array(proxyView) })), VmList: schemaOf(z.object({ vms: z.array(vmSchema) })),
         CertList: schemaOf(z.object({ certificates: z.array(certView) })), Renewed: schemaOf(renewed), Status: schemaOf(status),
         ApplyResult: schemaOf(applyResult), ImportResult: schemaOf(importResult), Error: schemaOf(errorBody),
+        Traffic: schemaOf(traffic), RequestSeries: schemaOf(requestSeries), VmTraffic: schemaOf(vmTraffic), Activity: schemaOf(activity),
       },
     },
   };

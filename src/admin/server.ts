@@ -2,8 +2,9 @@
  * The admin API's listener (fastify): its own address (`admin.listen`, never a public port), the guard
  * (Host, cross-origin writes, bearer token) before any body is read, one error shape for everything it
  * refuses (`{"error":{"code","message","issues"?}}`, statuses from errors.ts statusOf), and the routes of
- * routes-config.ts and routes-state.ts. Every write goes through one ConfigUpdater, so writes are
- * serialised and each one goes through the apply pipeline.
+ * routes-config.ts, routes-state.ts and routes-observe.ts, and the dashboard (dashboard.ts). A request is
+ * authorised by the bearer token or by a dashboard session cookie. Every write goes through one
+ * ConfigUpdater, so writes are serialised and each one goes through the apply pipeline.
  */
 import { chmod, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -15,13 +16,17 @@ import type { EdgeConfig } from '../config/schema.ts';
 import { createConfigUpdater, type ApplyTarget, type ConfigUpdater } from '../config/update.ts';
 import { ConfigError, EdgeError, ErrorCodes, statusOf } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Observability } from '../metrics/observer.ts';
 import type { RenewalService } from '../renewal/service.ts';
 import type { CertStore } from '../tls/store.ts';
 import { parseAdminListen, tokenFileOf, type AdminAddress, type AdminConfig } from './config.ts';
 import { CsvError } from './csv.ts';
+import { registerDashboard } from './dashboard.ts';
 import { addressText, createGuard } from './guard.ts';
 import { registerConfigRoutes } from './routes-config.ts';
+import { registerObserveRoutes } from './routes-observe.ts';
 import { registerStateRoutes } from './routes-state.ts';
+import { createSessions } from './session.ts';
 import { bearerMatches, ensureAdminToken } from './token.ts';
 
 /** What the process running the admin API is doing now (single edge or a workers group's primary). */
@@ -42,6 +47,8 @@ export interface AdminDeps {
   readonly store: CertStore;
   renewal(): RenewalService | null;
   runtime(): AdminRuntime;
+  /** Metrics, traffic statistics and activity of the whole edge. */
+  readonly observability: Observability;
   readonly log: Logger;
   readonly clock: Clock;
 }
@@ -130,6 +137,7 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
   app.setNotFoundHandler((req, reply) => sendError(reply, new EdgeError(ErrorCodes.ADMIN_NOT_FOUND, `no such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
 
   let guard = createGuard(wanted, settings.allowedHosts);
+  const sessions = createSessions();
   app.addHook('onRequest', async (req, reply) => {
     reply.header('cache-control', 'no-store');
     const write = req.method !== 'GET' && req.method !== 'HEAD';
@@ -137,14 +145,23 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
     if (refused) throw refused;
     if ((req.routeOptions.config as { open?: boolean }).open) return;
     if (!bearerMatches(req.headers.authorization, token)) {
-      reply.header('www-authenticate', 'Bearer realm="idcs-edge admin"');
-      throw new EdgeError(ErrorCodes.ADMIN_UNAUTHORIZED, 'missing or wrong bearer token: send Authorization: Bearer <the token in admin.tokenFile>');
+      if (!sessions.valid(req.headers.cookie)) {
+        reply.header('www-authenticate', 'Bearer realm="idcs-edge admin"');
+        throw new EdgeError(ErrorCodes.ADMIN_UNAUTHORIZED, 'missing or wrong bearer token: send Authorization: Bearer <the token in admin.tokenFile>');
+      }
+      // A write on the session cookie comes from the dashboard's own page: a browser sends Origin with every
+      // fetch that is not a GET (Fetch standard), and the guard has checked it names this listener.
+      if (write && typeof req.headers.origin !== 'string') {
+        throw new EdgeError(ErrorCodes.ADMIN_FORBIDDEN, 'a write with the session cookie needs the Origin header of the dashboard');
+      }
     }
     if (write && deps.applier.current() === null) throw new EdgeError(ErrorCodes.ADMIN_NOT_READY, 'the edge has not applied its first config yet');
   });
   app.addHook('onResponse', async (req, reply) => {
-    // Health probes come every few seconds: debug, so they do not drown the writes.
-    const level = (req.routeOptions.config as { open?: boolean }).open ? 'debug' : 'info';
+    // Health probes, scrapes and the dashboard's polling (reads on its cookie) come every few seconds:
+    // debug, so they do not drown the writes.
+    const polling = req.method === 'GET' && (req.url === '/metrics' || req.headers.authorization === undefined);
+    const level = (req.routeOptions.config as { open?: boolean }).open || polling ? 'debug' : 'info';
     log[level]({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
   });
 
@@ -153,6 +170,8 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
     updater: createConfigUpdater({ file: deps.file, target: deps.applier, now: () => deps.clock.now() }) };
   registerConfigRoutes(app, ctx);
   registerStateRoutes(app, ctx);
+  registerObserveRoutes(app, ctx);
+  registerDashboard(app, { token, sessions, log });
 
   const bound = await listen(app, wanted);
   guard = createGuard(bound, settings.allowedHosts);

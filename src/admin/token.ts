@@ -39,11 +39,13 @@ export async function ensureAdminToken(file: string): Promise<{ token: string; c
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/**
- * true when an Authorization header carries `Bearer <token>`. Both sides are hashed first, so the
- * comparison is constant-time whatever the lengths (RFC 6750 2.1 for the header's form).
- */
+/** true when `candidate` is the token. Both sides are hashed first, so the comparison is constant-time whatever the lengths. */
+export function tokenMatches(candidate: string, token: string): boolean {
+  return timingSafeEqual(digest(candidate), digest(token));
+}
+
+/** true when an Authorization header carries `Bearer <token>` (RFC 6750 2.1 for the header's form). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer +(\S+) *$/i.exec(header ?? '');
-  return timingSafeEqual(digest(m?.[1] ?? ''), digest(token)) && m !== null;
+  return tokenMatches(m?.[1] ?? '', token) && m !== null;
 }

@@ -98,3 +98,9 @@ export async function certificateViews(running: EdgeConfig | null, store: CertSt
     };
   });
 }
+
+/** The expiry of every certificate the running config serves (the `idcs_edge_cert_expiry_timestamp_seconds` gauge). */
+export async function certificateExpiries(running: EdgeConfig | null, store: CertStore, now: Date): Promise<Array<{ name: string; source: string; notAfter: string }>> {
+  return (await certificateViews(running, store, now))
+    .flatMap((v) => (v.certificate ? [{ name: v.name, source: v.certificate.source, notAfter: v.certificate.notAfter }] : []));
+}

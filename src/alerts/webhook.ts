@@ -15,6 +15,8 @@ export interface Alert {
   /** The certificate's expiry (null: none stored yet). */
   readonly notAfter: string | null;
   readonly daysLeft: number | null;
+  /** Why, in words: the renewal rule's reason ("expires in 5 days (within 30)"). */
+  readonly reason: string;
   readonly error?: { readonly code: string; readonly message: string };
   readonly at: string;
 }

@@ -9,11 +9,18 @@ import type { ConfigPart } from '../config/apply.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Observation } from '../metrics/observer.ts';
+import type { TrafficDelta } from '../stats/traffic.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
 
 export interface WorkerGroup extends ConfigPart {
   /** Sends shutdown to every worker; resolves when all have exited or `graceMs` passed (then kills). */
   stop(graceMs: number): Promise<void>;
+  /**
+   * Asks every live worker for its Observation; resolves with those that answered within `timeoutMs`
+   * (default 2 s). Each answer's traffic goes to `onTraffic`, a late one's too.
+   */
+  gather(timeoutMs?: number): Promise<Observation[]>;
 }
 
 export interface WorkerGroupOptions {
@@ -22,6 +29,8 @@ export interface WorkerGroupOptions {
   /** How long a worker may take to prepare a config before the apply is refused. */
   readonly prepareTimeoutMs: number;
   onMessage(m: ToPrimary, w: Worker): void;
+  /** Traffic increments from a worker (its periodic and final sends, and every Observation). */
+  onTraffic(deltas: TrafficDelta[]): void;
 }
 
 export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
@@ -30,6 +39,7 @@ export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
   let stopping = false;
   let nextId = 1;
   const replies = new Map<number, (w: Worker, m: Extract<ToPrimary, { type: 'prepared' }>) => void>();
+  const observed = new Map<number, (o: Observation) => void>();
   const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m); };
   const live = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
 
@@ -37,7 +47,11 @@ export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
     const w = cluster.fork({ IDCS_EDGE_WORKER: '1' });
     w.on('message', (m: ToPrimary) => {
       if (m.type === 'prepared') replies.get(m.id)?.(w, m);
-      else o.onMessage(m, w);
+      else if (m.type === 'traffic') o.onTraffic(m.deltas);
+      else if (m.type === 'observed') {
+        o.onTraffic(m.observation.traffic);
+        observed.get(m.id)?.(m.observation);
+      } else o.onMessage(m, w);
     });
     w.once('online', () => send(w, { type: 'start', config: config! }));
   };
@@ -89,6 +103,15 @@ export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
         },
         abort() { for (const w of prepared) send(w, { type: 'abort', id }); },
       };
+    },
+    gather(timeoutMs = 2000) {
+      const workers = live();
+      return Promise.all(workers.map((w) => new Promise<Observation | null>((resolve) => {
+        const id = nextId++;
+        const timer = setTimeout(() => { observed.delete(id); resolve(null); }, timeoutMs);
+        observed.set(id, (ob) => { clearTimeout(timer); observed.delete(id); resolve(ob); });
+        send(w, { type: 'observe', id });
+      }))).then((all) => all.filter((ob): ob is Observation => ob !== null));
     },
     stop(graceMs) {
       stopping = true;

@@ -6,7 +6,9 @@
  */
 import type { ConfigIssue } from '../errors.ts';
 import type { EdgeConfig } from '../config/schema.ts';
+import type { Observation } from '../metrics/observer.ts';
 import type { RenewTarget } from '../renewal/renew.ts';
+import type { TrafficDelta } from '../stats/traffic.ts';
 
 export type ToWorker =
   | { readonly type: 'start'; readonly config: EdgeConfig }
@@ -15,9 +17,14 @@ export type ToWorker =
   | { readonly type: 'abort'; readonly id: number }
   /** For a worker that started during an apply: take this config now (prepare and commit at once). */
   | { readonly type: 'apply'; readonly config: EdgeConfig }
+  /** Asks for the worker's metrics, traffic increments and activity (a scrape, a dashboard read). */
+  | { readonly type: 'observe'; readonly id: number }
   | { readonly type: 'shutdown' };
 
 export type ToPrimary =
   | { readonly type: 'ready' }
   | { readonly type: 'prepared'; readonly id: number; readonly ok: boolean; readonly issues?: readonly ConfigIssue[]; readonly message?: string }
-  | { readonly type: 'issue'; readonly target: RenewTarget; readonly reason: string };
+  | { readonly type: 'issue'; readonly target: RenewTarget; readonly reason: string }
+  | { readonly type: 'observed'; readonly id: number; readonly observation: Observation }
+  /** Traffic increments, sent every few seconds and once more when the worker stops: only the primary writes the store. */
+  | { readonly type: 'traffic'; readonly deltas: TrafficDelta[] };

@@ -4,9 +4,11 @@
  * apply pipeline, whose parts are the control plane and the worker group: validated once here, prepared by
  * every worker, committed by all or none. Workers never read the config file.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { startAdmin } from '../admin/server.ts';
+import { certificateExpiries } from '../admin/views.ts';
+import { createAlertsPart } from '../alerts/part.ts';
 import { systemClock } from '../clock.ts';
 import { createApplier, refusalError, type ApplySource } from '../config/apply.ts';
 import { checkConfig, configWarnings } from '../config/check.ts';
@@ -18,6 +20,9 @@ import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
 import { createLogger } from '../log.ts';
 import { localCa } from '../tls/local-ca.ts';
+import { groupObservability } from '../metrics/observer.ts';
+import { createMetrics } from '../metrics/registry.ts';
+import { openTrafficStore } from '../stats/traffic.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
 import { storageFor } from '../storage/open.ts';
@@ -35,8 +40,14 @@ export async function runPrimary(configFile: string): Promise<number> {
   const clock = systemClock;
   const storage = storageFor(first, log);
   const store = createCertStore({ storage, log, clock });
+  // The primary's own metrics (renewals, applies, certificates, its process); the workers' are added per scrape.
+  const metrics = createMetrics({ processMetrics: true });
+  // Only the primary writes the traffic statistics: the workers send it their increments.
+  const traffic = openTrafficStore({ dir: first.data.dir, clock });
+  const alerts = createAlertsPart({ storage, log, clock, edge: hostname() });
   // Certificates are served by the workers, which see the store change on their own.
-  const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) }), log, clock, onStored: async () => {} });
+  const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) }), log, clock,
+    onStored: async () => {}, onRenewals: (results) => { metrics.countRenewals(results); alerts.onRenewals(results); } });
   let started = false;
   const group = createWorkerGroup({
     count: workerCount(first), log, prepareTimeoutMs: 60_000,
@@ -48,16 +59,21 @@ export async function runPrimary(configFile: string): Promise<number> {
         control.start();
       }
     },
+    onTraffic: (deltas) => traffic.add(deltas),
   });
-  const applier = createApplier({ parts: [control, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log });
+  const applier = createApplier({ parts: [control, alerts, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log,
+    onResult: (r, outcome) => metrics.countApply(r.source, outcome) });
+  metrics.addSources({ certificates: () => certificateExpiries(applier.current(), store, clock.now()) });
   // The primary serves the admin API: its writes go through this applier, two-phase across the workers.
   const configDoc = openConfigFile(file);
   const admin = await startAdmin(first, { file: configDoc, applier, store, renewal: () => control.renewal(), log, clock,
+    observability: groupObservability({ metrics, store: traffic, gather: () => group.gather() }),
     runtime: () => ({ mode: 'workers', workers: workerCount(first), ready: started,
       listeners: { host: first.listen.host, http: first.listen.http || null, https: first.listen.https || null } }) });
   const result = await applier.apply({ config: first }, 'start');
   if (!result.ok) {
     await admin?.close();
+    traffic.close();
     closeLog();
     throw refusalError(result);
   }
@@ -79,6 +95,9 @@ export async function runPrimary(configFile: string): Promise<number> {
         await admin?.close();
         await group.stop(applier.current()!.shutdown.graceMs);
         await control.close();
+        alerts.close();
+        // After the workers: their last increments arrive as they stop.
+        traffic.close();
         await storage.close();
         await demo?.close();
         log.info('stopped');

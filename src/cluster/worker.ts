@@ -1,15 +1,29 @@
 /**
  * One worker of a `workers: N` edge: an edge without control plane and without a config file of its own.
  * Its config comes from the primary (start, then two-phase applies); missing certificates are asked of the
- * primary; new ones arrive through the store's change watch. The process exits once its edge has stopped.
+ * primary; new ones arrive through the store's change watch. Its traffic increments go to the primary
+ * every few seconds and once more when it stops (only the primary writes the traffic store), and it answers
+ * the primary's `observe` with its metrics and activity. The process exits once its edge has stopped.
  */
 import type { PreparedApply } from '../config/apply.ts';
 import { startEdge, type Edge } from '../main.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
 
 /** Runs one worker until the primary says shutdown (or goes away); resolves to the exit code. */
+const TRAFFIC_EVERY_MS = 5000;
+
 export async function runWorker(): Promise<number> {
   const send = (m: ToPrimary) => { if (process.connected) process.send?.(m); };
+  /** Resolves once `m` left (or could not leave) for the primary. */
+  const sendNow = (m: ToPrimary) => new Promise<void>((resolve) => {
+    if (!process.connected || !process.send) { resolve(); return; }
+    process.send(m, undefined, {}, () => resolve());
+  });
+  let trafficTimer: NodeJS.Timeout | null = null;
+  const sendTraffic = (e: Edge) => {
+    const deltas = e.observer.takeTraffic();
+    return deltas.length > 0 ? sendNow({ type: 'traffic', deltas }) : Promise.resolve();
+  };
   const pending = new Map<number, PreparedApply>();
   let edge: Edge | null = null;
   let starting: Promise<Edge> | null = null;
@@ -20,8 +34,11 @@ export async function runWorker(): Promise<number> {
   const stop = () => {
     stopping ??= (async () => {
       const e = edge ?? (starting ? await starting.catch(() => null) : null);
+      if (trafficTimer) clearInterval(trafficTimer);
       try {
         await e?.close();
+        // The last increments, the bytes of the WebSockets closed just now included.
+        if (e) await sendTraffic(e);
         return 0;
       } catch {
         return 1;
@@ -43,12 +60,17 @@ export async function runWorker(): Promise<number> {
     if (m.type === 'start') {
       starting = startEdge({ config: m.config, worker: true, requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
       edge = await starting;
+      const started = edge;
+      trafficTimer = setInterval(() => { void sendTraffic(started); }, TRAFFIC_EVERY_MS);
+      trafficTimer.unref();
       send({ type: 'ready' });
       return;
     }
     const e = edge ?? (starting ? await starting : null);
     if (!e || stopping) return;
-    if (m.type === 'prepare') {
+    if (m.type === 'observe') {
+      send({ type: 'observed', id: m.id, observation: await e.observer.observe() });
+    } else if (m.type === 'prepare') {
       const p = await e.prepare({ config: m.config }, 'primary');
       if ('commit' in p) {
         pending.set(m.id, p);

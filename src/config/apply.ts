@@ -86,6 +86,8 @@ export interface ApplierOptions {
   /** What to warn about in a config that is applied anyway. */
   warn?(config: EdgeConfig): ConfigIssue[];
   readonly log: Logger;
+  /** Told every outcome: applied, refused, or prepared and then aborted (metrics count them). */
+  onResult?(result: ApplyResult, outcome: 'applied' | 'refused' | 'aborted'): void;
 }
 
 function emptyChanges(restartRequired: string[]): ApplyChanges {
@@ -147,6 +149,7 @@ export function createApplier(opts: ApplierOptions): Applier {
     } catch (err) {
       for (const s of staged.reverse()) s.abort();
       last = refusal(source, version, err);
+      opts.onResult?.(last, 'refused');
       if (source !== 'start') {
         log.error({ source, code: last.error?.code, issues: last.issues },
           `config not applied, the running config keeps serving: ${last.error?.message.split('\n')[0] ?? ''}`);
@@ -169,14 +172,19 @@ export function createApplier(opts: ApplierOptions): Applier {
           removed: changes.routesRemoved.length, changed: changes.routesChanged.length, closedWebSockets: changes.webSocketsClosed }, 'config applied');
         const warnings = opts.warn?.(config) ?? [];
         for (const w of warnings) log.warn({ path: w.path, source }, `config warning: ${w.where ?? w.path}: ${w.message}`);
-        return (last = { ok: true, source, version, at: new Date().toISOString(), changes, ...(warnings.length ? { warnings } : {}) });
+        last = { ok: true, source, version, at: new Date().toISOString(), changes, ...(warnings.length ? { warnings } : {}) };
+        opts.onResult?.(last, 'applied');
+        return last;
       },
       abort() {
-        if (!settled) {
+        const open = !settled;
+        if (open) {
           settled = true;
           for (const s of staged.reverse()) s.abort();
         }
-        return (last = { ok: false, source, version, at: new Date().toISOString(), error: { code: ErrorCodes.CONFIG_INVALID, message: 'apply aborted' } });
+        last = { ok: false, source, version, at: new Date().toISOString(), error: { code: ErrorCodes.CONFIG_INVALID, message: 'apply aborted' } };
+        if (open) opts.onResult?.(last, 'aborted');
+        return last;
       },
     };
   };

@@ -26,6 +26,7 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
   return {
     ...c,
     certs: { ...c.certs, dir: abs(c.certs.dir) },
+    data: { ...c.data, dir: abs(c.data.dir) },
     log: { ...c.log, file: c.log.file === null ? null : abs(c.log.file) },
     ...(c.acme ? { acme: resolveAcmePaths(c.acme, baseDir) } : {}),
     ...(c.admin?.tokenFile ? { admin: { ...c.admin, tokenFile: abs(c.admin.tokenFile) } } : {}),

@@ -7,6 +7,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { acmeConfigSchema, acmeRequirementIssues } from '../acme/config.ts';
 import { adminConfigSchema, adminIssues } from '../admin/config.ts';
+import { alertsConfigSchema } from '../alerts/config.ts';
 import { isValidHostname } from '../routing/host.ts';
 
 function isTimeZone(tz: string): boolean {
@@ -140,6 +141,10 @@ export const configSchema = z.strictObject({
   certs: z.strictObject({
     dir: z.string().min(1).default('./certs'),
   }).default({ dir: './certs' }),
+  /** Where the edge keeps what is not configuration: the traffic statistics (traffic.sqlite). */
+  data: z.strictObject({
+    dir: z.string().min(1).default('./data'),
+  }).default({ dir: './data' }),
   log: z.strictObject({
     file: z.string().min(1).nullable().default('./logs/http-proxy.log'),
     level: logLevel.default('info'),
@@ -205,6 +210,8 @@ export const configSchema = z.strictObject({
   acme: acmeConfigSchema.optional(),
   /** The control API (see src/admin/config.ts); absent: none. */
   admin: adminConfigSchema.optional(),
+  /** Certificate alerts to a webhook (see src/alerts/config.ts); absent: alerts are only logged. */
+  alerts: alertsConfigSchema.optional(),
   vms: z.array(vmSchema).default([]),
   proxies: z.array(proxySchema).default([]),
 }).superRefine((c, ctx) => {

@@ -55,26 +55,37 @@ export interface RequestContext {
   /** The client left before the response was complete. */
   aborted: boolean;
   durationMs: number;
-  /** Bytes read from / written to the client's connection for this request. */
+  /**
+   * Bytes read from / written to the client's connection for this request: everything since the previous
+   * request on the connection finished (so its request line and headers too), after TLS decryption.
+   */
   bytesIn: number;
   bytesOut: number;
-  readonly bytesIn0: number;
-  readonly bytesOut0: number;
 }
 
 /** A subscriber to "request finished"; called once per request with the settled context. */
 export type FinishedListener = (ctx: RequestContext) => void;
+
+/**
+ * A subscriber to the bytes an upgraded (WebSocket) connection moved after its handshake, counted on the
+ * client's socket as requests are: reported when the pair closes, and while it stays open whenever the
+ * registry is swept (upgrades.ts), so long-lived connections count before they end.
+ */
+export type UpgradeBytesListener = (match: Match, bytesIn: number, bytesOut: number) => void;
 
 export interface RequestEvents {
   onFinished(fn: FinishedListener): () => void;
   /** true when someone listens (steps skip bookkeeping nobody reads). */
   readonly active: boolean;
   emitFinished(ctx: RequestContext): void;
+  onUpgradeBytes(fn: UpgradeBytesListener): () => void;
+  emitUpgradeBytes(match: Match, bytesIn: number, bytesOut: number): void;
 }
 
 /** A tiny typed event: an array of listeners, cheaper per request than an EventEmitter. */
 export function createRequestEvents(onListenerError: (err: unknown) => void): RequestEvents {
   let listeners: FinishedListener[] = [];
+  let byteListeners: UpgradeBytesListener[] = [];
   return {
     onFinished(fn) {
       listeners = [...listeners, fn];
@@ -84,6 +95,15 @@ export function createRequestEvents(onListenerError: (err: unknown) => void): Re
     emitFinished(ctx) {
       for (const l of listeners) {
         try { l(ctx); } catch (err) { onListenerError(err); }
+      }
+    },
+    onUpgradeBytes(fn) {
+      byteListeners = [...byteListeners, fn];
+      return () => { byteListeners = byteListeners.filter((l) => l !== fn); };
+    },
+    emitUpgradeBytes(match, bytesIn, bytesOut) {
+      for (const l of byteListeners) {
+        try { l(match, bytesIn, bytesOut); } catch (err) { onListenerError(err); }
       }
     },
   };

@@ -28,12 +28,16 @@ export interface ListenOptions {
     sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
     /** The certificate for clients that send no SNI. */
     readonly defaultCert: { readonly certPem: string; readonly keyPem: string };
+    /** Told the result of every client handshake (metrics). */
+    onHandshake?(ok: boolean): void;
   };
 }
 
 export interface Listeners {
   readonly httpPort: number | null;
   readonly httpsPort: number | null;
+  /** Client connections open now, by listener (`http`, `https`). */
+  connections(): Promise<Record<string, number>>;
   close(graceMs: number): Promise<void>;
 }
 
@@ -67,20 +71,22 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
   const settings = front.inbound.get();
   const serverOpts = serverOptionsOf(settings);
   const servers: http.Server[] = [];
-  const serve = (s: http.Server, tls: boolean) => {
+  const named: Array<[string, http.Server]> = [];
+  const serve = (s: http.Server, name: 'http' | 'https') => {
     s.on('upgrade', pipeline.onUpgrade);
     s.on('connect', pipeline.onConnect);
     s.on('clientError', front.onClientError);
     front.inbound.attach(s);
-    front.admission.guard(s, tls);
+    front.admission.guard(s, name === 'https');
     servers.push(s);
+    named.push([name, s]);
   };
   let httpPort: number | null = null;
   let httpsPort: number | null = null;
   try {
     if (opts.httpPort !== 0) {
       const s = http.createServer(serverOpts, pipeline.onRequest);
-      serve(s, false);
+      serve(s, 'http');
       httpPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
     }
     if (opts.httpsPort !== 0) {
@@ -94,10 +100,13 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
         // Counted from the TCP accept; bytes of a trickled ClientHello do not extend it.
         handshakeTimeout: settings.timeouts.tlsHandshakeMs,
       }, pipeline.onRequest);
-      serve(s, true);
+      serve(s, 'https');
       s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+        opts.tls.onHandshake?.(false);
         log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
       });
+      const onHandshake = opts.tls.onHandshake;
+      if (onHandshake) s.on('secureConnection', () => onHandshake(true));
       httpsPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpsPort, opts.host, 'HTTPS');
     }
   } catch (err) {
@@ -108,6 +117,10 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
   return {
     httpPort,
     httpsPort,
+    async connections() {
+      const counts = await Promise.all(named.map(([, s]) => new Promise<number>((r) => s.getConnections((_e, n) => r(n ?? 0)))));
+      return Object.fromEntries(named.map(([name], i) => [name, counts[i]!]));
+    },
     async close(graceMs) {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       const deadline = Date.now() + graceMs;

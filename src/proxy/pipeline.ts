@@ -51,6 +51,11 @@ type Step = (ctx: RequestContext) => boolean | Promise<boolean>;
 
 const kCtx: unique symbol = Symbol('idcs-edge.ctx');
 type WithCtx = ServerResponse & { [kCtx]?: RequestContext };
+// What a connection had read and written when its previous request finished: a request counts the bytes
+// since (its own head included), so the requests of a keep-alive connection add up to the connection's bytes.
+const kRead: unique symbol = Symbol('idcs-edge.read');
+const kWritten: unique symbol = Symbol('idcs-edge.written');
+type Counted = Socket & { [kRead]?: number; [kWritten]?: number };
 
 /** Counts Host headers in the raw list: Node keeps only the first of repeated ones. */
 function hostHeaders(req: IncomingMessage): number {
@@ -76,16 +81,20 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       encrypted: (req.socket as TLSSocket).encrypted === true, started: performance.now(), state, peer, trusted,
       client: trusted ? clientAddress(peer, req.headers['x-forwarded-for'], state.trusted) : peer,
       host: '', match: null, upgradeHead: null, upstreamReq: null, failure: null, status: 0, aborted: false, durationMs: 0,
-      bytesIn: 0, bytesOut: 0, bytesIn0: s.bytesRead ?? 0, bytesOut0: s.bytesWritten ?? 0,
+      bytesIn: 0, bytesOut: 0,
     };
   };
 
   const settle = (ctx: RequestContext, status: number) => {
-    const s = ctx.socket as Socket;
+    const s = ctx.socket as Counted;
     ctx.status = status;
     ctx.durationMs = performance.now() - ctx.started;
-    ctx.bytesIn = (s.bytesRead ?? 0) - ctx.bytesIn0;
-    ctx.bytesOut = (s.bytesWritten ?? 0) - ctx.bytesOut0;
+    const read = s.bytesRead ?? 0;
+    const written = s.bytesWritten ?? 0;
+    ctx.bytesIn = read - (s[kRead] ?? 0);
+    ctx.bytesOut = written - (s[kWritten] ?? 0);
+    s[kRead] = read;
+    s[kWritten] = written;
     if (events.active) events.emitFinished(ctx);
   };
 
@@ -244,7 +253,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   const forwardUpgrade = (ctx: RequestContext) => {
     const u = ctx.match!.upstream;
-    upgrades.track(ctx.socket, { host: ctx.host, poolKey: u.poolKey });
+    upgrades.track(ctx.socket, { host: ctx.host, poolKey: u.poolKey, match: ctx.match! });
     forwarder.ws(ctx, u, ctx.upgradeHead ?? Buffer.alloc(0), pools.get(u));
   };
 

@@ -27,6 +27,8 @@ export interface RenewalServiceOptions {
   readonly runAtStart: boolean;
   /** Called after a run stored anything, so the new certificates are served at once. */
   onStored(): Promise<unknown>;
+  /** Told the results of every run (metrics count them, alerts decide from them); must not throw. */
+  onResults?(results: readonly RenewResult[]): void;
   readonly log: Logger;
   readonly clock: Clock;
 }
@@ -99,6 +101,7 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
     }
     if (results.some((r) => r.action === 'renewed')) await o.onStored();
     alert(results);
+    o.onResults?.(results);
     await scheduleRetries(results);
     return results;
   };

@@ -23,7 +23,7 @@ async function edgeWith(t: TestContext, dir: string, acme: Record<string, unknow
   const configFile = join(dir, 'edge.yaml');
   writeFileSync(configFile, stringify({
     listen: { http: await refusedPort(), https: await refusedPort(), host: '127.0.0.1' },
-    certs: { dir: join(dir, 'certs') }, log: { file: null, level: 'info' }, shutdown: { graceMs: GRACE_MS },
+    certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') }, log: { file: null, level: 'info' }, shutdown: { graceMs: GRACE_MS },
     acme, proxies: [{ domain, target: '127.0.0.1', targetPort: 1, ssl: true, certSource: 'letsencrypt' }],
   }));
   const edge = spawnEdge(t, configFile);

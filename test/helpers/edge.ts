@@ -22,6 +22,7 @@ export function baseConfig(dir: string, extra: Record<string, unknown> = {}): Re
   return {
     listen: { http: 18080, https: 18443, host: '127.0.0.1' },
     certs: { dir: join(dir, 'certs') },
+    data: { dir: join(dir, 'data') },
     log: { file: null, level: 'debug' },
     shutdown: { graceMs: 2000 },
     ...extra,

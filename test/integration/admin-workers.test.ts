@@ -20,7 +20,7 @@ describe('admin API in workers mode', () => {
     const logFile = join(dir, 'edge.log');
     const [http, adminPort] = [await refusedPort(), await refusedPort()];
     writeFileSync(file, stringify({
-      listen: { http, https: 0, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') },
+      listen: { http, https: 0, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') },
       log: { file: logFile, level: 'info' }, shutdown: { graceMs: 2000 }, admin: { listen: `127.0.0.1:${adminPort}` },
       proxies: [{ domain: 'a.example.com', target: '127.0.0.1', targetPort: b.port }],
     }));

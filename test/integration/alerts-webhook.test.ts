@@ -34,7 +34,7 @@ function logSink() {
 }
 
 const alert: Alert = { event: 'certificate.renewal_failed', name: 'app.example.com', source: 'letsencrypt', notAfter: '2027-01-01T00:00:00.000Z',
-  daysLeft: 5, error: { code: 'EDGE_ERR_ACME_UNAUTHORIZED', message: 'the CA could not validate' }, at: '2026-12-01T00:00:00.000Z' };
+  daysLeft: 5, reason: 'expires in 5 days (within 30)', error: { code: 'EDGE_ERR_ACME_UNAUTHORIZED', message: 'the CA could not validate' }, at: '2026-12-01T00:00:00.000Z' };
 
 describe('alert webhook', () => {
   it('posts the alert as JSON with the configured headers, which are never logged', async (t) => {

@@ -14,7 +14,7 @@ import { refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
 function writeConfig(doc: Record<string, unknown>): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
   const file = join(dir, 'edge.yaml');
-  writeFileSync(file, stringify({ certs: { dir: join(dir, 'certs') }, log: { file: join(dir, 'edge.log'), level: 'info' }, ...doc }));
+  writeFileSync(file, stringify({ certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') }, log: { file: join(dir, 'edge.log'), level: 'info' }, ...doc }));
   return { dir, file };
 }
 

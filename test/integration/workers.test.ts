@@ -21,7 +21,7 @@ describe('workers mode', () => {
     const https = await refusedPort();
     const write = (proxies: unknown[]) => {
       writeFileSync(`${file}.tmp`, stringify({
-        listen: { http, https, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') },
+        listen: { http, https, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') },
         log: { file: logFile, level: 'info' }, shutdown: { graceMs: 2000 }, proxies,
       }));
       renameSync(`${file}.tmp`, file);

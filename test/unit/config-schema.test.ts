@@ -38,6 +38,11 @@ describe('config validation names the path of every problem', () => {
     ['duplicate VM', { vms: [{ name: 'a', owner: 'u', ip: '10.0.0.1' }, { name: 'A', owner: 'u', ip: '10.0.0.2' }] }, /^vms\[1\]\.name: u already has a VM named a/],
     ['bad trusted proxy', { trustedProxies: ['10.0.0.0/33'] }, /^trustedProxies\[0\]: expected an IP address or CIDR/],
     ['bad listen port', { listen: { http: -1 } }, /^listen\.http: expected 0-65535/],
+    ['alert webhook not a URL', { alerts: { webhook: 'hooks.example.com' } }, /^alerts\.webhook: expected an http\(s\) URL/],
+    ['alert webhook over ftp', { alerts: { webhook: 'ftp://hooks.example.com/' } }, /^alerts\.webhook: expected an http\(s\) URL/],
+    ['alert headers without a webhook', { alerts: { webhookHeaders: { authorization: 'Bearer x' } } }, /^alerts\.webhookHeaders: webhookHeaders needs webhook/],
+    ['alert header with a line break', { alerts: { webhook: 'https://h.example.com/', webhookHeaders: { 'x-a': 'a\r\nb: c' } } }, /^alerts\.webhookHeaders\.x-a: a header value cannot hold line breaks/],
+    ['empty data dir', { data: { dir: '' } }, /^data\.dir:/],
     ['same port twice', { listen: { http: 8080, https: 8080 } }, /^listen\.https: http and https cannot share a port/],
     ['upstreamTls on http', { proxies: [{ ...ok, upstreamTls: { insecureSkipVerify: true } }] }, /^proxies\[0\]\.upstreamTls: upstreamTls only applies with protocol: https/],
     ['bad log level', { log: { level: 'loud' } }, /^log\.level: expected one of/],
@@ -53,6 +58,11 @@ describe('config validation names the path of every problem', () => {
 });
 
 describe('valid config', () => {
+  it('keeps traffic statistics in ./data unless told, resolved like every path', () => {
+    assert.equal(validateConfig({}, { baseDir: '/srv/edge' }).data.dir, '/srv/edge/data');
+    assert.equal(validateConfig({ data: { dir: 'stats' } }, { baseDir: '/srv/edge' }).data.dir, '/srv/edge/stats');
+  });
+
   it('fills defaults, normalises domains and freezes the result', () => {
     const c = validateConfig({ proxies: [{ domain: 'App.Example.com.', target: '10.0.0.5' }] }, { baseDir: '/srv/edge' });
     assert.equal(c.listen.http, 80);

@@ -69,4 +69,26 @@ describe('traffic store', () => {
     assert.deepEqual(worker.take(), [], 'taken whole');
     assert.deepEqual(s.series('vm', 'u/a', '24h').totals, { in: 11, out: 13 });
   });
+
+  it('counts requests by status class, lists totals per VM, and opens read-only for the CLI', async (t) => {
+    const dir = await tempDir(t, 'traffic-');
+    const clock = fixedClock(T0);
+    const s = openTrafficStore({ dir, clock, flushEveryMs: 0 });
+    s.record('vm', 'u/a', 10, 20, 1);
+    s.record('vm', 'u/a', 10, 20, 1);
+    s.record('vm', 'u/a', 1, 2, 4);
+    s.record('vm', 'u/a', 100, 200); // an open WebSocket's bytes: not a request
+    s.record('vm', 'u/b', 5, 5, 0);
+    assert.deepEqual(s.requests('vm', 'u/a', '24h'), {
+      series: [{ t: Date.parse('2026-03-10T12:00:00Z') / 1000, '1xx': 0, '2xx': 2, '3xx': 0, '4xx': 0, '5xx': 1 }],
+      totals: { '1xx': 0, '2xx': 2, '3xx': 0, '4xx': 0, '5xx': 1 },
+    });
+    assert.deepEqual(s.totals('vm', '24h'), [{ id: 'u/a', in: 121, out: 242 }, { id: 'u/b', in: 5, out: 5 }]);
+    s.close();
+    const r = openTrafficStore({ dir, clock, readOnly: true });
+    t.after(() => r.close());
+    r.record('vm', 'u/a', 1, 1);
+    assert.deepEqual(r.monthTotals('vm'), [{ id: 'u/a', in: 121, out: 242 }, { id: 'u/b', in: 5, out: 5 }], 'a reader writes nothing');
+    assert.throws(() => openTrafficStore({ dir: `${dir}/none`, clock, readOnly: true }));
+  });
 });
