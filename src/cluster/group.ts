@@ -14,6 +14,10 @@ import type { ToPrimary, ToWorker } from './messages.ts';
 export interface WorkerGroup extends ConfigPart {
   /** Sends shutdown to every worker; resolves when all have exited or `graceMs` passed (then kills). */
   stop(graceMs: number): Promise<void>;
+  /** Sends a message to every live worker. */
+  send(m: ToWorker): void;
+  /** Sends a signal to every worker process. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 export interface WorkerGroupOptions {
@@ -89,6 +93,12 @@ export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
         },
         abort() { for (const w of prepared) send(w, { type: 'abort', id }); },
       };
+    },
+    send(m) {
+      for (const w of live()) send(w, m);
+    },
+    signal(signal) {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
     },
     stop(graceMs) {
       stopping = true;

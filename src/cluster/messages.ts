@@ -15,6 +15,8 @@ export type ToWorker =
   | { readonly type: 'abort'; readonly id: number }
   /** For a worker that started during an apply: take this config now (prepare and commit at once). */
   | { readonly type: 'apply'; readonly config: EdgeConfig }
+  /** Reopen the log file at its path (the primary got SIGUSR2: logrotate moved the file). */
+  | { readonly type: 'reopen' }
   | { readonly type: 'shutdown' };
 
 export type ToPrimary =

@@ -7,14 +7,15 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { systemClock } from '../clock.ts';
-import { createApplier, refusalError, type ApplySource } from '../config/apply.ts';
+import { createApplier, refusalError } from '../config/apply.ts';
 import { checkConfig } from '../config/check.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { EdgeConfig } from '../config/schema.ts';
-import { watchConfigFile } from '../config/watch.ts';
+import { watchConfigFile, type ConfigWatcher } from '../config/watch.ts';
 import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
 import { createLogger } from '../log.ts';
+import { runUntilStopped, STOP_MARGIN_MS } from '../signals.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
 import { storageFor } from '../storage/open.ts';
@@ -28,7 +29,8 @@ export function workerCount(c: EdgeConfig): number {
 export async function runPrimary(configFile: string): Promise<number> {
   const file = resolve(configFile);
   const first = loadConfigFile(file);
-  const { log, close: closeLog } = createLogger({ level: first.log.level, file: first.log.file });
+  const logs = createLogger({ level: first.log.level, file: first.log.file });
+  const { log } = logs;
   const clock = systemClock;
   const storage = storageFor(first, log);
   const store = createCertStore({ storage, log, clock });
@@ -47,37 +49,39 @@ export async function runPrimary(configFile: string): Promise<number> {
     },
   });
   const applier = createApplier({ parts: [control, group], check: (c) => checkConfig(c, clock.now()), log });
+  let watcher: ConfigWatcher | null = null;
+  let demo: Awaited<ReturnType<typeof startDemoVm>> | null = null;
+  const run = runUntilStopped({
+    log: () => log,
+    reload: () => { void applier.apply({ file }, 'signal'); },
+    // The workers write the same file through descriptors of their own: each reopens its own.
+    reopenLogs() {
+      logs.reopen();
+      group.send({ type: 'reopen' });
+    },
+    flushLogsSync: () => logs.flushSync(),
+    deadlineMs: () => (applier.current() ?? first).shutdown.graceMs + STOP_MARGIN_MS,
+    // Already draining: the workers exit at once on a second SIGTERM too.
+    onExitNow: () => group.signal('SIGTERM'),
+    async drain() {
+      watcher?.close();
+      await group.stop((applier.current() ?? first).shutdown.graceMs);
+      await control.close();
+      await storage.close();
+      await demo?.close();
+      log.info('stopped');
+      await logs.close();
+    },
+  });
   const result = await applier.apply({ config: first }, 'start');
   if (!result.ok) {
-    closeLog();
+    await group.stop(0);
+    await logs.close();
     throw refusalError(result);
   }
-  const demo = first.demo.enabled ? await startDemoVm(first.demo.port) : null;
+  demo = first.demo.enabled ? await startDemoVm(first.demo.port) : null;
   if (demo) log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
   log.info({ workers: workerCount(first), pid: process.pid }, 'idcs-edge primary started');
-
-  const reload = (source: ApplySource) => { void applier.apply({ file }, source); };
-  const watcher = watchConfigFile(file, () => reload('file'));
-
-  return new Promise((resolveExit) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) { resolveExit(1); return; }
-      stopping = true;
-      log.info({ signal }, 'signal received: draining workers');
-      watcher.close();
-      void (async () => {
-        await group.stop(applier.current()!.shutdown.graceMs);
-        await control.close();
-        await storage.close();
-        await demo?.close();
-        log.info('stopped');
-        closeLog();
-        resolveExit(0);
-      })();
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => reload('signal'));
-  });
+  watcher = watchConfigFile(file, () => { void applier.apply({ file }, 'file'); });
+  return run.exited;
 }

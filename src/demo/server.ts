@@ -37,6 +37,8 @@ export function startDemoVm(port: number): Promise<DemoVm> {
     res.end(body);
   });
   const wss = new WebSocketServer({ server });
+  // ws re-emits the server's errors; listenOn() reports a failed listen as EDGE_ERR_LISTEN already.
+  wss.on('error', () => {});
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });

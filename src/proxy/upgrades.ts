@@ -3,19 +3,40 @@
  * the upgrade, the VM-side socket. Whichever side errors or closes, both are destroyed together (the library
  * only `end()`s the other side, which can leave a half-open socket behind). Shutdown and reloads use the
  * registry to close what must go; tests use `count()` to prove nothing leaks.
+ *
+ * On shutdown a pair is not just cut (the client would see 1006, "abnormal closure"): the relay stops at the
+ * next frame boundary of each direction, and each side gets a Close frame with 1001 Going Away (RFC 6455
+ * 5.5.1, 7.4.1), unmasked to the client as a server writes it and masked to the VM as a client must; then
+ * the pair is ended and destroyed once both sides closed or the deadline passed.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { CLOSE_GOING_AWAY, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.ts';
 
 export interface UpgradeInfo {
   readonly host: string;
   readonly poolKey: string;
 }
 
+/** One direction of a pair: frames read from `source` are relayed (by the library's pipe) to `dest`. */
+interface Direction {
+  readonly source: Duplex;
+  readonly dest: Duplex;
+  /** The Close frame to `dest` is masked when `dest` is the VM (we are its client). */
+  readonly masked: boolean;
+  readonly frames: FrameTracker;
+  /** Set on shutdown: the library's pipe is gone and this relays up to the next frame boundary. */
+  relaying: boolean;
+  closeSent: boolean;
+}
+
 interface Entry {
   readonly client: Duplex;
   upstream: Socket | null;
   readonly info: UpgradeInfo;
+  directions: readonly Direction[] | null;
+  goingAway: boolean;
+  timer: NodeJS.Timeout | null;
 }
 
 export interface UpgradeRegistry {
@@ -28,25 +49,76 @@ export interface UpgradeRegistry {
   count(): number;
   /** Destroys every pair for which `keep` is false; returns how many went. */
   prune(keep: (info: UpgradeInfo) => boolean): number;
-  closeAll(): void;
+  /**
+   * Tells every WebSocket the edge is going away (1001 to both sides, see the module comment) and destroys
+   * what is still open after `withinMs` (default: the deadline an earlier call set, else 1 s). Upgrades
+   * still waiting for their VM get the same once they go through.
+   */
+  closeAll(withinMs?: number): void;
 }
+
+const DEFAULT_CLOSE_MS = 1000;
 
 export function createUpgradeRegistry(): UpgradeRegistry {
   const entries = new Map<Duplex, Entry>();
+  /** Once closeAll ran: when every entry must be gone. */
+  let deadline: number | null = null;
 
   const destroyEntry = (e: Entry) => {
     entries.delete(e.client);
+    if (e.timer) clearTimeout(e.timer);
     e.client.destroy();
     e.upstream?.destroy();
   };
 
+  const armDeadline = (e: Entry) => {
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = setTimeout(() => destroyEntry(e), Math.max(0, deadline! - Date.now()));
+    e.timer.unref();
+  };
+
+  const sendClose = (d: Direction) => {
+    d.closeSent = true;
+    d.dest.write(closeFrame(CLOSE_GOING_AWAY, d.masked));
+    d.dest.end();
+  };
+
+  /** The one 'data' listener of a direction: follows frames while the library relays, relays itself on shutdown. */
+  const onData = (d: Direction, chunk: Buffer) => {
+    if (!d.relaying) {
+      d.frames.push(chunk);
+      return;
+    }
+    if (d.closeSent) return; // after our Close, nothing more may be sent that way (RFC 6455 5.5.1)
+    const at = d.frames.boundaryIn(chunk);
+    const part = at === -1 ? chunk : chunk.subarray(0, at);
+    if (part.length) {
+      d.frames.push(part);
+      d.dest.write(part);
+    }
+    if (at !== -1) sendClose(d);
+  };
+
+  const goAway = (e: Entry) => {
+    if (e.goingAway || !e.directions) return;
+    e.goingAway = true;
+    for (const d of e.directions) {
+      d.source.unpipe(d.dest);
+      d.relaying = true;
+      // unpipe() paused the source; our listener reads on up to the boundary (and drops what follows).
+      d.source.resume();
+      if (d.frames.atBoundary()) sendClose(d);
+    }
+  };
+
   return {
     track(client, info) {
-      const e: Entry = { client, upstream: null, info };
+      const e: Entry = { client, upstream: null, info, directions: null, goingAway: false, timer: null };
       entries.set(client, e);
       const done = () => destroyEntry(e);
       client.once('close', done);
       client.once('error', done);
+      if (deadline !== null) armDeadline(e);
     },
     pair(client, upstream) {
       const e = entries.get(client);
@@ -58,6 +130,19 @@ export function createUpgradeRegistry(): UpgradeRegistry {
       const done = () => destroyEntry(e);
       upstream.once('close', done);
       upstream.once('error', done);
+      // The library pipes the pair right after this returns, and the streams start flowing on a later
+      // tick: listening from the next tick on sees every chunk from the first frame, without making either
+      // stream flow before its pipe exists (which would lose data).
+      process.nextTick(() => {
+        if (!entries.has(client)) return;
+        const dir = (source: Duplex, dest: Duplex, masked: boolean): Direction => {
+          const d: Direction = { source, dest, masked, frames: createFrameTracker(), relaying: false, closeSent: false };
+          source.on('data', (chunk: Buffer) => onData(d, chunk));
+          return d;
+        };
+        e.directions = [dir(upstream, client, false), dir(client, upstream, true)];
+        if (deadline !== null) goAway(e);
+      });
     },
     isPaired: (client) => entries.get(client)?.upstream != null,
     count: () => entries.size,
@@ -71,8 +156,15 @@ export function createUpgradeRegistry(): UpgradeRegistry {
       }
       return n;
     },
-    closeAll() {
-      for (const e of [...entries.values()]) destroyEntry(e);
+    closeAll(withinMs) {
+      if (withinMs !== undefined || deadline === null) {
+        const next = Date.now() + (withinMs ?? DEFAULT_CLOSE_MS);
+        deadline = deadline === null ? next : Math.min(deadline, next);
+      }
+      for (const e of [...entries.values()]) {
+        armDeadline(e);
+        goAway(e);
+      }
     },
   };
 }
