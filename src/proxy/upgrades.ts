@@ -71,6 +71,20 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     e.upstream?.destroy();
   };
 
+  /**
+   * One side closed. While going away the other side may still be flushing the last frames and the Close
+   * frame: it is ended, not destroyed, and goes when it closes too or at the deadline.
+   */
+  const sideClosed = (e: Entry, other: Duplex | null) => {
+    if (!e.goingAway || !other || other.destroyed) {
+      destroyEntry(e);
+      return;
+    }
+    other.end();
+    if (other.closed) destroyEntry(e);
+    else other.once('close', () => destroyEntry(e));
+  };
+
   const armDeadline = (e: Entry) => {
     if (e.timer) clearTimeout(e.timer);
     e.timer = setTimeout(() => destroyEntry(e), Math.max(0, deadline! - Date.now()));
@@ -115,9 +129,8 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     track(client, info) {
       const e: Entry = { client, upstream: null, info, directions: null, goingAway: false, timer: null };
       entries.set(client, e);
-      const done = () => destroyEntry(e);
-      client.once('close', done);
-      client.once('error', done);
+      client.once('close', () => sideClosed(e, e.upstream));
+      client.once('error', () => destroyEntry(e));
       if (deadline !== null) armDeadline(e);
     },
     pair(client, upstream) {
@@ -127,9 +140,8 @@ export function createUpgradeRegistry(): UpgradeRegistry {
         return;
       }
       e.upstream = upstream;
-      const done = () => destroyEntry(e);
-      upstream.once('close', done);
-      upstream.once('error', done);
+      upstream.once('close', () => sideClosed(e, e.client));
+      upstream.once('error', () => destroyEntry(e));
       // The library pipes the pair right after this returns, and the streams start flowing on a later
       // tick: listening from the next tick on sees every chunk from the first frame, without making either
       // stream flow before its pipe exists (which would lose data).
