@@ -138,8 +138,11 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
     const rows = [['DOMAIN', 'SOURCE', 'EXPIRES', 'DAYS LEFT', 'LAST ERROR']];
     for (const m of metas) {
       const days = Math.floor((Date.parse(m.notAfter) - now) / 86_400_000);
+      // A set whose files do not belong together (corrupted, a write cut by a crash) is not served.
+      const torn = (await store.read(m.name)) === null ? 'stored files do not match (corrupted or cut write): not served' : '';
       // meta.json's own fields are what the previous version recorded.
-      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days), lastError(failures.get(m.name)?.lastError ?? m.lastError)]);
+      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days),
+        [torn, lastError(failures.get(m.name)?.lastError ?? m.lastError)].filter(Boolean).join('; ')]);
       failures.delete(m.name);
     }
     for (const f of failures.values()) rows.push([f.name, f.source, '-', '-', `${lastError(f.lastError)} (no certificate yet)`]);

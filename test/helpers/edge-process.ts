@@ -30,7 +30,8 @@ export interface EdgeProcess {
 /** A config dir with `doc` merged over loopback listeners on free ports, a log file and a 2 s grace. */
 export async function edgeConfig(t: Ctx, doc: Record<string, unknown>, prefix = 'edge-fault-') {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A mount or an immutable file inside (storage fault tests) is undone later; the helper that made it removes the dir then.
+  t.after(() => { try { rmSync(dir, { recursive: true, force: true }); } catch { /* see mounts.ts */ } });
   const file = join(dir, 'edge.yaml');
   const logFile = join(dir, 'logs', 'http-proxy.log');
   const http = await refusedPort();
@@ -45,9 +46,15 @@ export async function edgeConfig(t: Ctx, doc: Record<string, unknown>, prefix = 
   return { dir, file, logFile, http, https, write };
 }
 
+type EdgeConfigDir = Awaited<ReturnType<typeof edgeConfig>>;
+
 /** Starts the edge on `doc` and waits until `host` answers over HTTP (any status but a refused connection). */
 export async function startEdgeProcess(t: Ctx, doc: Record<string, unknown>, opts: { entry?: 'bin' | 'cli'; host?: string } = {}): Promise<EdgeProcess> {
-  const c = await edgeConfig(t, doc);
+  return launchEdge(t, await edgeConfig(t, doc), opts);
+}
+
+/** Starts the edge on a config dir made by edgeConfig (after the test prepared it: a mount, a blocked path). */
+export async function launchEdge(t: Ctx, c: EdgeConfigDir, opts: { entry?: 'bin' | 'cli'; host?: string } = {}): Promise<EdgeProcess> {
   const p = spawnEdge(t, c.file, opts.entry ? { entry: opts.entry } : {});
   const lines = (f = c.logFile) => (existsSync(f) ? readFileSync(f, 'utf8') : '').split('\n').filter(Boolean)
     .map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return { unparsed: l }; } });
