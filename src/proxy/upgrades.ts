@@ -4,10 +4,11 @@
  * only `end()`s the other side, which can leave a half-open socket behind). Shutdown and reloads use the
  * registry to close what must go; tests use `count()` to prove nothing leaks.
  *
- * On shutdown a pair is not just cut (the client would see 1006, "abnormal closure"): the relay stops at the
- * next frame boundary of each direction, and each side gets a Close frame with 1001 Going Away (RFC 6455
- * 5.5.1, 7.4.1), unmasked to the client as a server writes it and masked to the VM as a client must; then
- * the pair is ended and destroyed once both sides closed or the deadline passed.
+ * Closing (a reload that removes or re-homes a route, shutdown) does not just cut a pair, which clients
+ * see as 1006 "abnormal closure": the relay stops at the next frame boundary of each direction, and each
+ * side gets a Close frame with 1001 Going Away (RFC 6455 5.5.1, 7.4.1), unmasked to the client as a server
+ * writes it and masked to the VM as a client must; then the pair is ended, and destroyed once both sides
+ * closed or its deadline passed.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -35,6 +36,8 @@ interface Entry {
   upstream: Socket | null;
   readonly info: UpgradeInfo;
   directions: readonly Direction[] | null;
+  /** Asked to close (prune or closeAll): it goes away once paired, if it is not yet. */
+  closing: boolean;
   goingAway: boolean;
   timer: NodeJS.Timeout | null;
 }
@@ -47,7 +50,7 @@ export interface UpgradeRegistry {
   /** true once the VM side of `client`'s pair is known (the upgrade went through). */
   isPaired(client: Duplex): boolean;
   count(): number;
-  /** Destroys every pair for which `keep` is false; returns how many went. */
+  /** Closes every pair for which `keep` is false (1001 to both sides, destroyed after 1 s at most); returns how many. */
   prune(keep: (info: UpgradeInfo) => boolean): number;
   /**
    * Tells every WebSocket the edge is going away (1001 to both sides, see the module comment) and destroys
@@ -85,9 +88,9 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     else other.once('close', () => destroyEntry(e));
   };
 
-  const armDeadline = (e: Entry) => {
+  const armDeadline = (e: Entry, at: number) => {
     if (e.timer) clearTimeout(e.timer);
-    e.timer = setTimeout(() => destroyEntry(e), Math.max(0, deadline! - Date.now()));
+    e.timer = setTimeout(() => destroyEntry(e), Math.max(0, at - Date.now()));
     e.timer.unref();
   };
 
@@ -127,11 +130,11 @@ export function createUpgradeRegistry(): UpgradeRegistry {
 
   return {
     track(client, info) {
-      const e: Entry = { client, upstream: null, info, directions: null, goingAway: false, timer: null };
+      const e: Entry = { client, upstream: null, info, directions: null, closing: deadline !== null, goingAway: false, timer: null };
       entries.set(client, e);
       client.once('close', () => sideClosed(e, e.upstream));
       client.once('error', () => destroyEntry(e));
-      if (deadline !== null) armDeadline(e);
+      if (deadline !== null) armDeadline(e, deadline);
     },
     pair(client, upstream) {
       const e = entries.get(client);
@@ -153,7 +156,7 @@ export function createUpgradeRegistry(): UpgradeRegistry {
           return d;
         };
         e.directions = [dir(upstream, client, false), dir(client, upstream, true)];
-        if (deadline !== null) goAway(e);
+        if (e.closing) goAway(e);
       });
     },
     isPaired: (client) => entries.get(client)?.upstream != null,
@@ -161,10 +164,12 @@ export function createUpgradeRegistry(): UpgradeRegistry {
     prune(keep) {
       let n = 0;
       for (const e of [...entries.values()]) {
-        if (!keep(e.info)) {
-          destroyEntry(e);
-          n++;
-        }
+        if (keep(e.info) || e.closing) continue;
+        n++;
+        // An upgrade still waiting for its VM is told as soon as it goes through (pair()).
+        e.closing = true;
+        armDeadline(e, Date.now() + DEFAULT_CLOSE_MS);
+        goAway(e);
       }
       return n;
     },
@@ -174,7 +179,8 @@ export function createUpgradeRegistry(): UpgradeRegistry {
         deadline = deadline === null ? next : Math.min(deadline, next);
       }
       for (const e of [...entries.values()]) {
-        armDeadline(e);
+        e.closing = true;
+        armDeadline(e, deadline!);
         goAway(e);
       }
     },
