@@ -7,7 +7,11 @@
 // it) by a Node that has it. Workers forked by node:cluster inherit the flag. src/signals.ts also ignores
 // SIGUSR1 once the edge runs, for a start without the flag.
 if (!process.execArgv.includes('--disable-sigusr1') && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, '--disable-sigusr1', ...process.execArgv, ...process.argv.slice(1)], process.env);
+  try {
+    process.execve(process.execPath, [process.execPath, '--disable-sigusr1', ...process.execArgv, ...process.argv.slice(1)], process.env);
+  } catch {
+    // Not allowed here (a sandbox without execve): the edge's own SIGUSR1 listener still keeps the inspector off.
+  }
 }
 
 const { main, exitWith } = await import('../src/cli.ts');
