@@ -5,7 +5,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 
 # Non-root may bind 80/443: give the node binary CAP_NET_BIND_SERVICE (runtimes without Docker's
-# unprivileged-port sysctl need it). tini reaps children and forwards SIGTERM/SIGHUP to the edge.
+# unprivileged-port sysctl need it). tini reaps children and forwards SIGTERM/SIGHUP/SIGUSR2 to the edge.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin tini \
  && setcap 'cap_net_bind_service=+ep' "$(readlink -f /usr/local/bin/node)" \
@@ -27,5 +27,6 @@ EXPOSE 80 443
 VOLUME ["/app/certs", "/app/config", "/app/logs", "/app/data"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "src/healthcheck.ts", "config/edge.yaml"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/idcs-edge.js"]
+# --disable-sigusr1: SIGUSR1 must not open Node's inspector (bin/idcs-edge.js would re-exec to add it).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--disable-sigusr1", "bin/idcs-edge.js"]
 CMD ["--config", "config/edge.yaml"]

@@ -18,7 +18,8 @@ import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
 import { createLogger } from './log.ts';
 import { runPrimary, workerCount } from './cluster/primary.ts';
 import { runWorker } from './cluster/worker.ts';
-import { startEdge } from './main.ts';
+import { startEdge, type Edge } from './main.ts';
+import { runUntilStopped, STOP_MARGIN_MS } from './signals.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { monthTraffic } from './stats/report.ts';
@@ -52,7 +53,8 @@ Options:
       --dry-run       with --renew-ssl: print what would be renewed and why; change nothing
                       with import: validate the CSV and the resulting config; change nothing
 
-Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT drain and exit 0.
+Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT/SIGQUIT drain and exit 0 (a second one
+  exits at once, 1); SIGUSR2 reopens the log file (logrotate); SIGUSR1 and the rest are ignored.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Docs: README.md.
 `;
 
@@ -128,7 +130,7 @@ async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: str
     }
   } finally {
     await storage.close();
-    close();
+    await close();
   }
 }
 
@@ -151,9 +153,12 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
     const rows = [['DOMAIN', 'SOURCE', 'EXPIRES', 'DAYS LEFT', 'LAST ERROR']];
     for (const m of metas) {
       const days = Math.floor((Date.parse(m.notAfter) - now) / 86_400_000);
+      // A set whose files do not belong together (corrupted, a write cut by a crash) is not served.
+      const torn = (await store.read(m.name)) === null ? 'stored files do not match (corrupted or cut write): not served' : '';
       // meta.json's own fields are what the previous version recorded.
       const f = failures.get(m.name);
-      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days), lastError(f?.lastError ?? m.lastError) + backoff(f)]);
+      rows.push([m.name, m.source, fmtDate(m.notAfter), String(days),
+        [torn, lastError(f?.lastError ?? m.lastError) + backoff(f)].filter(Boolean).join('; ')]);
       failures.delete(m.name);
     }
     for (const f of failures.values()) rows.push([f.name, f.source, '-', '-', `${lastError(f.lastError)}${backoff(f)} (no certificate yet)`]);
@@ -224,26 +229,37 @@ async function trafficCommand(configFile: string): Promise<number> {
   return 0;
 }
 
+/** The single-process edge: its logger, signals and exit are this process's (workers: cluster/). */
+async function runSingle(configFile: string, config: EdgeConfig): Promise<number> {
+  const logs = createLogger({ level: config.log.level, file: config.log.file });
+  let edge: Edge | null = null;
+  const starting = startEdge({ configFile, config, log: logs.log });
+  const run = runUntilStopped({
+    log: () => logs.log,
+    reload: () => { void edge?.reload('signal'); },
+    reopenLogs: () => logs.reopen(),
+    flushLogsSync: () => logs.flushSync(),
+    deadlineMs: () => (edge?.config() ?? config).shutdown.graceMs + STOP_MARGIN_MS,
+    async drain() {
+      // A signal during start-up stops the edge once it is up (a failed start has nothing to drain).
+      await (await starting.catch(() => null))?.close();
+      await logs.close();
+    },
+  });
+  try {
+    edge = await starting;
+  } catch (e) {
+    await logs.close();
+    throw e;
+  }
+  return run.exited;
+}
+
 async function runCommand(configFile: string): Promise<number> {
   if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
-  if (workerCount(loadConfigFile(configFile)) > 1) return runPrimary(configFile);
-  const edge = await startEdge({ configFile });
-  return new Promise((resolveExit) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        edge.log.warn({ signal }, 'second signal: exiting now');
-        resolveExit(1);
-        return;
-      }
-      stopping = true;
-      edge.log.info({ signal }, 'signal received: draining');
-      edge.close().then(() => resolveExit(0), () => resolveExit(1));
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => { void edge.reload('signal'); });
-  });
+  const config = loadConfigFile(configFile);
+  if (workerCount(config) > 1) return runPrimary(configFile);
+  return runSingle(configFile, config);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -325,7 +341,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Ends the process with `code` once stdout and stderr took what was written: every command, the running
+ * edge included, has closed what it opened by then, and nothing left behind (a timer in a library) may keep
+ * a stopped edge alive.
+ */
+export function exitWith(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 // Run when executed directly (`node src/cli.ts`, or through bin/idcs-edge.js).
 if (process.argv[1] && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1])) {
-  process.exitCode = await main(process.argv.slice(2));
+  exitWith(await main(process.argv.slice(2)));
 }

@@ -44,7 +44,7 @@ import { createCertStore } from './tls/store.ts';
 export interface EdgeOptions {
   /** The config file: read at start and, unless `watch` is false, followed. */
   readonly configFile?: string;
-  /** A config validated elsewhere (a worker gets its primary's); the edge then reads no file. */
+  /** A config validated elsewhere (a worker gets its primary's, the CLI its own): the file is not read at start. */
   readonly config?: EdgeConfig;
   /** A logger to use instead of the one the config describes (tests). */
   readonly log?: Logger;
@@ -234,18 +234,20 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
           watcher?.close();
           // Work on the CA is abandoned at once, while requests drain (its cleanup below awaits the same close).
           const controlClosed = control?.close();
+          // WebSockets are told at once (1001 Going Away), so their clients reconnect elsewhere while requests drain.
+          upgrades.closeAll(graceMs);
           await listeners.close(graceMs);
           await controlClosed;
           for (const c of cleanups.reverse()) await c();
           log.info('stopped');
-          ownLog?.close();
+          await ownLog?.close();
         })();
         return closing;
       },
     };
   } catch (err) {
     for (const c of cleanups.reverse()) await c();
-    ownLog?.close();
+    await ownLog?.close();
     throw err;
   }
 }

@@ -21,6 +21,10 @@ export interface WorkerGroup extends ConfigPart {
    * (default 2 s). Each answer's traffic goes to `onTraffic`, a late one's too.
    */
   gather(timeoutMs?: number): Promise<Observation[]>;
+  /** Sends a message to every live worker. */
+  send(m: ToWorker): void;
+  /** Sends a signal to every worker process. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 export interface WorkerGroupOptions {
@@ -112,6 +116,12 @@ export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
         observed.set(id, (ob) => { clearTimeout(timer); observed.delete(id); resolve(ob); });
         send(w, { type: 'observe', id });
       }))).then((all) => all.filter((ob): ob is Observation => ob !== null));
+    },
+    send(m) {
+      for (const w of live()) send(w, m);
+    },
+    signal(signal) {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
     },
     stop(graceMs) {
       stopping = true;

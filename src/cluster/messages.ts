@@ -19,6 +19,8 @@ export type ToWorker =
   | { readonly type: 'apply'; readonly config: EdgeConfig }
   /** Asks for the worker's metrics, traffic increments and activity (a scrape, a dashboard read). */
   | { readonly type: 'observe'; readonly id: number }
+  /** Reopen the log file at its path (the primary got SIGUSR2: logrotate moved the file). */
+  | { readonly type: 'reopen' }
   | { readonly type: 'shutdown' };
 
 export type ToPrimary =

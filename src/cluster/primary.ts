@@ -1,8 +1,9 @@
 /**
  * The primary of a `workers: N` edge: it serves no traffic but owns what must happen once per host, which
- * is watching the config file, the demo VM, ACME and the renewal schedule. Config changes go through its
- * apply pipeline, whose parts are the control plane and the worker group: validated once here, prepared by
- * every worker, committed by all or none. Workers never read the config file.
+ * is watching the config file, the admin API, the demo VM, ACME and the renewal schedule, and the traffic
+ * statistics (the workers send it their increments). Config changes go through its apply pipeline, whose
+ * parts are the control plane, the alerts and the worker group: validated once here, prepared by every
+ * worker, committed by all or none. Workers never read the config file.
  */
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -10,22 +11,23 @@ import { startAdmin } from '../admin/server.ts';
 import { certificateExpiries } from '../admin/views.ts';
 import { createAlertsPart } from '../alerts/part.ts';
 import { systemClock } from '../clock.ts';
-import { createApplier, refusalError, type ApplySource } from '../config/apply.ts';
+import { createApplier, refusalError } from '../config/apply.ts';
 import { checkConfig, configWarnings } from '../config/check.ts';
 import { openConfigFile, reloadUnlessOwnWrite } from '../config/file.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { EdgeConfig } from '../config/schema.ts';
-import { watchConfigFile } from '../config/watch.ts';
+import { watchConfigFile, type ConfigWatcher } from '../config/watch.ts';
 import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
 import { createLogger } from '../log.ts';
-import { localCa } from '../tls/local-ca.ts';
 import { groupObservability } from '../metrics/observer.ts';
 import { createMetrics } from '../metrics/registry.ts';
+import { runUntilStopped, STOP_MARGIN_MS } from '../signals.ts';
 import { openTrafficStore } from '../stats/traffic.ts';
+import { storageFor } from '../storage/open.ts';
+import { localCa } from '../tls/local-ca.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
-import { storageFor } from '../storage/open.ts';
 import { createWorkerGroup } from './group.ts';
 
 export function workerCount(c: EdgeConfig): number {
@@ -36,7 +38,8 @@ export function workerCount(c: EdgeConfig): number {
 export async function runPrimary(configFile: string): Promise<number> {
   const file = resolve(configFile);
   const first = loadConfigFile(file);
-  const { log, close: closeLog } = createLogger({ level: first.log.level, file: first.log.file });
+  const logs = createLogger({ level: first.log.level, file: first.log.file });
+  const { log } = logs;
   const clock = systemClock;
   const storage = storageFor(first, log);
   const store = createCertStore({ storage, log, clock });
@@ -70,43 +73,45 @@ export async function runPrimary(configFile: string): Promise<number> {
     observability: groupObservability({ metrics, store: traffic, gather: () => group.gather() }),
     runtime: () => ({ mode: 'workers', workers: workerCount(first), ready: started,
       listeners: { host: first.listen.host, http: first.listen.http || null, https: first.listen.https || null } }) });
+  let watcher: ConfigWatcher | null = null;
+  let demo: Awaited<ReturnType<typeof startDemoVm>> | null = null;
+  const run = runUntilStopped({
+    log: () => log,
+    reload: () => { void applier.apply({ file }, 'signal'); },
+    // The workers write the same file through descriptors of their own: each reopens its own.
+    reopenLogs() {
+      logs.reopen();
+      group.send({ type: 'reopen' });
+    },
+    flushLogsSync: () => logs.flushSync(),
+    deadlineMs: () => (applier.current() ?? first).shutdown.graceMs + STOP_MARGIN_MS,
+    // Already draining: the workers exit at once on a second SIGTERM too.
+    onExitNow: () => group.signal('SIGTERM'),
+    async drain() {
+      watcher?.close();
+      await admin?.close();
+      await group.stop((applier.current() ?? first).shutdown.graceMs);
+      await control.close();
+      alerts.close();
+      // After the workers: their last increments arrive as they stop.
+      traffic.close();
+      await storage.close();
+      await demo?.close();
+      log.info('stopped');
+      await logs.close();
+    },
+  });
   const result = await applier.apply({ config: first }, 'start');
   if (!result.ok) {
     await admin?.close();
+    await group.stop(0);
     traffic.close();
-    closeLog();
+    await logs.close();
     throw refusalError(result);
   }
-  const demo = first.demo.enabled ? await startDemoVm(first.demo.port) : null;
+  demo = first.demo.enabled ? await startDemoVm(first.demo.port) : null;
   if (demo) log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
   log.info({ workers: workerCount(first), pid: process.pid }, 'idcs-edge primary started');
-
-  const reload = (source: ApplySource) => { void applier.apply({ file }, source); };
-  const watcher = watchConfigFile(file, reloadUnlessOwnWrite(configDoc, log, () => reload('file')));
-
-  return new Promise((resolveExit) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) { resolveExit(1); return; }
-      stopping = true;
-      log.info({ signal }, 'signal received: draining workers');
-      watcher.close();
-      void (async () => {
-        await admin?.close();
-        await group.stop(applier.current()!.shutdown.graceMs);
-        await control.close();
-        alerts.close();
-        // After the workers: their last increments arrive as they stop.
-        traffic.close();
-        await storage.close();
-        await demo?.close();
-        log.info('stopped');
-        closeLog();
-        resolveExit(0);
-      })();
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => reload('signal'));
-  });
+  watcher = watchConfigFile(file, reloadUnlessOwnWrite(configDoc, log, () => { void applier.apply({ file }, 'file'); }));
+  return run.exited;
 }

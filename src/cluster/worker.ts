@@ -3,15 +3,18 @@
  * Its config comes from the primary (start, then two-phase applies); missing certificates are asked of the
  * primary; new ones arrive through the store's change watch. Its traffic increments go to the primary
  * every few seconds and once more when it stops (only the primary writes the traffic store), and it answers
- * the primary's `observe` with its metrics and activity. The process exits once its edge has stopped.
+ * the primary's `observe` with its metrics and activity. Its log file is its own descriptor on the shared
+ * file (reopened when the primary says so). The process exits once its edge has stopped.
  */
 import type { PreparedApply } from '../config/apply.ts';
+import { createLogger, silentLogger, type LogHandle } from '../log.ts';
 import { startEdge, type Edge } from '../main.ts';
+import { runUntilStopped, STOP_MARGIN_MS } from '../signals.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
 
-/** Runs one worker until the primary says shutdown (or goes away); resolves to the exit code. */
 const TRAFFIC_EVERY_MS = 5000;
 
+/** Runs one worker until the primary says shutdown (or goes away); resolves to the exit code. */
 export async function runWorker(): Promise<number> {
   const send = (m: ToPrimary) => { if (process.connected) process.send?.(m); };
   /** Resolves once `m` left (or could not leave) for the primary. */
@@ -25,40 +28,46 @@ export async function runWorker(): Promise<number> {
     return deltas.length > 0 ? sendNow({ type: 'traffic', deltas }) : Promise.resolve();
   };
   const pending = new Map<number, PreparedApply>();
+  const quiet = silentLogger();
+  let logs: LogHandle | null = null;
   let edge: Edge | null = null;
   let starting: Promise<Edge> | null = null;
-  let stopping: Promise<number> | null = null;
-  let resolveExit!: (code: number) => void;
-  const exited = new Promise<number>((r) => { resolveExit = r; });
 
-  const stop = () => {
-    stopping ??= (async () => {
-      const e = edge ?? (starting ? await starting.catch(() => null) : null);
+  const run = runUntilStopped({
+    log: () => logs?.log ?? quiet,
+    // Ctrl-C and Ctrl-\ reach the whole process group: the primary drains the workers.
+    ignoreStop: ['SIGINT', 'SIGQUIT'],
+    reopenLogs: () => logs?.reopen(),
+    flushLogsSync: () => logs?.flushSync(),
+    deadlineMs: () => (edge?.config().shutdown.graceMs ?? 0) + STOP_MARGIN_MS,
+    async drain() {
       if (trafficTimer) clearInterval(trafficTimer);
       try {
+        const e = edge ?? (starting ? await starting.catch(() => null) : null);
         await e?.close();
         // The last increments, the bytes of the WebSockets closed just now included.
         if (e) await sendTraffic(e);
-        return 0;
-      } catch {
-        return 1;
       } finally {
         for (const p of pending.values()) p.abort();
         pending.clear();
+        await logs?.close();
+        // The IPC channel keeps the process alive: let go of it, or the process outlives its edge.
+        if (process.connected) process.disconnect();
       }
-    })().then((code) => {
-      // The IPC channel keeps the process alive: let go of it, or the process outlives its edge.
-      if (process.connected) process.disconnect();
-      resolveExit(code);
-      return code;
-    });
-    return stopping;
+    },
+  });
+  const state = { stopping: false, failed: false };
+  const stop = (reason: string) => {
+    state.stopping = true;
+    run.stop(reason);
   };
 
   const onMessage = async (m: ToWorker) => {
-    if (m.type === 'shutdown') { void stop(); return; }
+    if (m.type === 'shutdown') { stop('primary: shutdown'); return; }
+    if (m.type === 'reopen') { logs?.reopen(); return; }
     if (m.type === 'start') {
-      starting = startEdge({ config: m.config, worker: true, requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
+      logs = createLogger({ level: m.config.log.level, file: m.config.log.file });
+      starting = startEdge({ config: m.config, worker: true, log: logs.log, requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
       edge = await starting;
       const started = edge;
       trafficTimer = setInterval(() => { void sendTraffic(started); }, TRAFFIC_EVERY_MS);
@@ -67,7 +76,7 @@ export async function runWorker(): Promise<number> {
       return;
     }
     const e = edge ?? (starting ? await starting : null);
-    if (!e || stopping) return;
+    if (!e || state.stopping) return;
     if (m.type === 'observe') {
       send({ type: 'observed', id: m.id, observation: await e.observer.observe() });
     } else if (m.type === 'prepare') {
@@ -88,14 +97,13 @@ export async function runWorker(): Promise<number> {
   };
   process.on('message', (m: ToWorker) => {
     onMessage(m).catch((err: unknown) => {
+      (logs?.log ?? quiet).fatal({ err: (err as Error)?.stack ?? String(err) }, 'worker failed');
       process.stderr.write(`idcs-edge worker ${process.pid}: ${(err as Error)?.stack ?? String(err)}\n`);
-      void stop().then(() => resolveExit(1));
+      state.failed = true;
+      stop('worker failed');
     });
   });
-  // The primary forwards signals as messages; a signal sent to a worker directly drains it too.
-  process.on('SIGTERM', () => { void stop(); });
-  process.on('SIGINT', () => {});
-  process.on('SIGHUP', () => {});
-  process.on('disconnect', () => { void stop(); });
-  return exited;
+  process.on('disconnect', () => stop('primary went away'));
+  const code = await run.exited;
+  return state.failed ? 1 : code;
 }

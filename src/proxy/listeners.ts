@@ -130,7 +130,10 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
         await new Promise((r) => setTimeout(r, 50));
       }
       if (pipeline.inFlight() > 0) log.warn({ inFlight: pipeline.inFlight() }, 'grace period over: closing requests still in flight');
-      upgrades.closeAll();
+      // WebSockets finish the frame they are relaying and get their Close frame (1001) within what is left
+      // of the grace; only then is whatever remains cut.
+      upgrades.closeAll(Math.max(0, deadline - Date.now()));
+      await upgrades.idle(Math.max(0, deadline - Date.now()));
       for (const s of servers) s.closeAllConnections();
       // Whatever is left, TLS connections still in their handshake included (node:http does not know them yet).
       front.admission.destroyAll();

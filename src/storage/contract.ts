@@ -62,6 +62,12 @@ export interface Storage {
   get(key: string): Promise<Buffer | null>;
   /** Stores atomically: a reader (in any process) sees the old value or the new one, never part of either. */
   put(key: string, value: string | Buffer, opts?: PutOptions): Promise<void>;
+  /**
+   * Stores several values as a set: either every key gets its new value or none changes (a full disk, an
+   * unwritable file). Readers in other processes may briefly see some new and some old values while it
+   * runs, as with separate puts, so a set needs a way to tell (the certificate store checks fingerprints).
+   */
+  putAll(entries: ReadonlyArray<{ readonly key: string; readonly value: string | Buffer; readonly opts?: PutOptions }>): Promise<void>;
   /** Removes a key; a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Every key under `prefix` (a namespace or a deeper segment path), recursively, sorted. */

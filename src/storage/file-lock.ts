@@ -12,7 +12,7 @@ import { readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { LeaseHolder } from '../errors.ts';
-import { createFileExclusive, ensureDir } from './atomic.ts';
+import { createFileExclusive, ensureDir, pidAlive } from './atomic.ts';
 import type { LeaseBackend, LeaseRecord } from './leases.ts';
 
 /** A lock file that does not parse is judged by its age only after this long (an older version writing it in place). */
@@ -26,16 +26,6 @@ interface Seen {
   readonly text: string;
   readonly mtimeMs: number;
   readonly record: Partial<LeaseRecord> & LeaseHolder | null;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function parse(text: string): Seen['record'] {

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, StorageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { ensureDir, fsyncDir, writeFileAtomic } from './atomic.ts';
+import { ensureDir, fsyncDir, replaceFilesAtomic, sweepLeftovers, writeFileAtomic } from './atomic.ts';
 import { isKeySegment, type Namespace, type Storage, type Watcher, storageOps } from './contract.ts';
 import { createFileLeaseBackend } from './file-lock.ts';
 import { fileLayout, type FileLayout } from './file-layout.ts';
@@ -52,7 +52,20 @@ export function createFileStorage(opts: FileStorageOptions): Storage {
     const file = layout.generationFile(ns);
     await ensureDir(layout.dir, 0o700);
     // A new token on every bump, so two processes bumping at once still change the file.
-    await writeFileAtomic(file, `${new Date().toISOString()} ${process.pid} ${randomBytes(6).toString('hex')}\n`, 0o644);
+    const token = `${new Date().toISOString()} ${process.pid} ${randomBytes(6).toString('hex')}\n`;
+    try {
+      await writeFileAtomic(file, token, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      // A full disk has no room for the temp file, but the value is stored already and watchers must hear
+      // of it: rewrite the token in place, in the block the file has (watchers see its mtime change).
+      const fh = await open(file, 'r+');
+      try {
+        await fh.write(token, 0);
+      } finally {
+        await fh.close();
+      }
+    }
   };
 
   const ensureFolders = async (ns: Namespace, folder: string) => {
@@ -104,6 +117,14 @@ export function createFileStorage(opts: FileStorageOptions): Storage {
       await ensureFolders(ns, dirname(path));
       await writeFileAtomic(path, value, putOpts?.secret ? 0o600 : 0o644);
       await bump(ns);
+    }),
+    putAll: (entries) => io(entries.length > 1 ? `${entries[0]!.key} (and ${entries.length - 1} more of its set)` : entries[0]?.key ?? '(nothing)', 'write', async () => {
+      const writes = entries.map((e) => ({ ...layout.pathOf(e.key), value: e.value, secret: e.opts?.secret === true }));
+      for (const w of writes) await ensureFolders(w.ns, dirname(w.path));
+      // A set is written rarely (a certificate): the moment to clear what a killed writer left in its folder.
+      for (const dir of new Set(writes.map((w) => dirname(w.path)))) await sweepLeftovers(dir);
+      await replaceFilesAtomic(writes.map((w) => ({ path: w.path, data: w.value, mode: w.secret ? 0o600 : 0o644 })));
+      for (const ns of new Set(writes.map((w) => w.ns))) await bump(ns);
     }),
     delete: (key) => io(key, 'delete', async () => {
       const { ns, path } = layout.pathOf(key);

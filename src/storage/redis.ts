@@ -14,7 +14,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCodes, StorageError, type LeaseHolder } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { checkKey, type Namespace, type Storage, type Watcher, storageOps } from './contract.ts';
+import { checkKey, type Namespace, type PutOptions, type Storage, type Watcher, storageOps } from './contract.ts';
 import { createLeaseManager, type LeaseBackend, type LeaseRecord } from './leases.ts';
 
 export interface RedisStorageOptions {
@@ -140,6 +140,16 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
 
   const io = storageOps(describe, () => closed);
 
+  /** Adds one value's write, its index entry and its change notice to a MULTI. */
+  const queuePut = (m: ReturnType<Redis['multi']>, key: string, value: string | Buffer, putOpts?: PutOptions) => {
+    const [ns] = checkKey(key);
+    const plain = Buffer.isBuffer(value) ? value : Buffer.from(value);
+    const encrypt = putOpts?.secret === true && opts.encryptionKey !== undefined;
+    return m.hset(k.value(key), 'd', encrypt ? seal(opts.encryptionKey!, plain) : plain, 'm', Date.now(), 'n', plain.length, 'x', encrypt ? '1' : '0')
+      .zadd(k.index(ns!), 0, key)
+      .publish(k.channel(ns!), key);
+  };
+
   const backend: LeaseBackend = {
     async tryAcquire(name, record) {
       const ok = await client.set(k.lease(name), JSON.stringify(record), 'PX', record.ttlMs, 'NX');
@@ -166,14 +176,13 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
       if (!opts.encryptionKey) throw new Error('the value is encrypted and storage.encryptionKeyFile is not set');
       return open(opts.encryptionKey, d);
     }),
-    put: (key, value, putOpts) => io(key, 'write', async () => {
-      const [ns] = checkKey(key);
-      const plain = Buffer.isBuffer(value) ? value : Buffer.from(value);
-      const encrypt = putOpts?.secret === true && opts.encryptionKey !== undefined;
-      await exec(client.multi()
-        .hset(k.value(key), 'd', encrypt ? seal(opts.encryptionKey!, plain) : plain, 'm', Date.now(), 'n', plain.length, 'x', encrypt ? '1' : '0')
-        .zadd(k.index(ns!), 0, key)
-        .publish(k.channel(ns!), key));
+    put: (key, value, putOpts) => io(key, 'write', () => exec(queuePut(client.multi(), key, value, putOpts))),
+    // One MULTI: the whole set lands at once, or nothing of it does.
+    putAll: (entries) => io(entries[0]?.key ?? '(nothing)', 'write', async () => {
+      if (entries.length === 0) return;
+      let m = client.multi();
+      for (const e of entries) m = queuePut(m, e.key, e.value, e.opts);
+      await exec(m);
     }),
     delete: (key) => io(key, 'delete', async () => {
       const [ns] = checkKey(key);

@@ -1,8 +1,9 @@
 /**
  * The certificate store, on a Storage: `certs/<folder>/{key.pem,cert.pem,meta.json}`, a wildcard `*.a.b`
- * kept in folder `_wildcard_.a.b`. Every value is replaced atomically; the key is written first and
- * meta.json last, so meta.json is the commit point: a reader that finds a meta whose fingerprint does not
- * match the certificate, or a key that does not match, is looking at an interrupted or in-progress write.
+ * kept in folder `_wildcard_.a.b`. The three are replaced as a set (Storage.putAll: all or none, so a full
+ * disk or an unwritable file keeps the previous certificate whole), key first and meta.json last: a reader
+ * that finds a meta whose fingerprint does not match the certificate, or a key that does not match, is
+ * looking at a write in progress or one a crash interrupted, and never serves it.
  * Per-name leases (`certs/<folder>`) keep two renewers from issuing one name at once; storage.watch tells
  * other processes (the running edge, while `idcs-edge --renew-ssl` renews) that something changed.
  * Renewal failures live beside it (failures.ts). Certificate material is never logged.
@@ -23,7 +24,7 @@ export type CertMetaInput = Pick<CertMeta, 'source'>;
 export interface CertStore {
   /** The stored certificate, or null when there is none (or only an interrupted write). */
   read(name: string): Promise<StoredCert | null>;
-  /** Stores key, certificate and meta atomically (in that order) and clears the name's failure state. Returns the meta written. */
+  /** Stores key, certificate and meta as a set (all or none) and clears the name's failure state. Returns the meta written. */
   write(name: string, cert: { certPem: string; keyPem: string; meta: CertMetaInput }): Promise<CertMeta>;
   /** Meta of every stored certificate, by folder order. */
   list(): Promise<CertMeta[]>;
@@ -120,9 +121,12 @@ export function createCertStore(opts: CertStoreOptions): CertStore {
       issuer: info.issuer, fingerprint256: info.fingerprint256, storedAt: clock.now().toISOString(),
     });
     try {
-      await storage.put(keyOf(name, 'key.pem'), cert.keyPem, { secret: true });
-      await storage.put(keyOf(name, 'cert.pem'), cert.certPem);
-      await storage.put(keyOf(name, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+      // As a set: a full disk or a file that cannot be replaced leaves the previous certificate whole.
+      await storage.putAll([
+        { key: keyOf(name, 'key.pem'), value: cert.keyPem, opts: { secret: true } },
+        { key: keyOf(name, 'cert.pem'), value: cert.certPem },
+        { key: keyOf(name, 'meta.json'), value: `${JSON.stringify(meta, null, 2)}\n` },
+      ]);
       // A stored certificate ends any backoff: the next failure counts from one again.
       await failures.clear(name);
     } catch (err) {

@@ -20,9 +20,14 @@ export async function runCli(args: string[], opts: { cwd?: string; timeoutMs?: n
   return { code, stdout, stderr };
 }
 
-/** Starts the edge as a child process; the caller stops it (cleanup is registered with `t.after`). */
-export function spawnEdge(t: { after(fn: () => unknown): void }, configFile: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['src/cli.ts', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the edge as a child process; the caller stops it (cleanup is registered with `t.after`).
+ * `entry: 'bin'` runs bin/idcs-edge.js (as the installed command and the Docker image do) instead of src/cli.ts.
+ */
+export function spawnEdge(t: { after(fn: () => unknown): void }, configFile: string, opts: { entry?: 'bin' | 'cli' } = {}):
+  { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const entry = opts.entry === 'bin' ? 'bin/idcs-edge.js' : 'src/cli.ts';
+  const child = spawn(process.execPath, [entry, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });

@@ -1,5 +1,5 @@
 /**
- * The change-notification half of the storage contract suite (see contract.ts): a watcher hears puts and
+ * The change-notification half of the storage contract suite (see contract.ts): a watcher hears puts, sets and
  * deletes made by another client under its prefix, not changes in other namespaces, and nothing after
  * close(). "Not called" is checked against a barrier: a second watcher that did see a later change.
  */
@@ -28,6 +28,9 @@ export function watchSuite(make: MakeStorage): void {
     const afterPut = certs.get();
     await b.delete('certs/w.example.com/cert.pem');
     await waitFor('the delete to be seen', () => certs.get() > afterPut);
+    const afterDelete = certs.get();
+    await b.putAll([{ key: 'certs/w.example.com/cert.pem', value: 'two' }, { key: 'certs/w.example.com/meta.json', value: '{}' }]);
+    await waitFor('the set to be seen', () => certs.get() > afterDelete);
     // Both watchers were polled meanwhile: had the certificate writes reached the token watcher, it would show.
     assert.equal(tokens.get(), 0);
 

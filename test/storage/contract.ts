@@ -88,6 +88,26 @@ export function storageContractSuite(name: string, make: MakeStorage): void {
       assert.deepEqual(await a.list('certs/a.example.com'), ['certs/a.example.com/cert.pem']);
     });
 
+    it('putAll stores a set; a set with one bad key changes nothing', async (t) => {
+      const { a, other } = await open(t, make);
+      const b = await other();
+      await a.put('certs/set.example.com/cert.pem', 'old cert');
+      await a.putAll([
+        { key: 'certs/set.example.com/key.pem', value: 'new key', opts: { secret: true } },
+        { key: 'certs/set.example.com/cert.pem', value: Buffer.from('new cert') },
+        { key: 'state/renewal/set.example.com.json', value: '{}' },
+      ]);
+      assert.equal((await b.get('certs/set.example.com/key.pem'))?.toString(), 'new key');
+      assert.equal((await b.get('certs/set.example.com/cert.pem'))?.toString(), 'new cert');
+      assert.equal((await b.get('state/renewal/set.example.com.json'))?.toString(), '{}');
+      await assert.rejects(a.putAll([
+        { key: 'certs/set.example.com/cert.pem', value: 'newer cert' },
+        { key: 'certs/set.example.com/../x', value: 'x' },
+      ]), isCode(ErrorCodes.STORAGE_KEY));
+      assert.equal((await b.get('certs/set.example.com/cert.pem'))?.toString(), 'new cert', 'nothing of a refused set was stored');
+      assert.deepEqual(await b.list('certs'), ['certs/set.example.com/cert.pem', 'certs/set.example.com/key.pem']);
+    });
+
     it('refuses malformed keys with EDGE_ERR_STORAGE_KEY before touching the backend', async (t) => {
       const { a } = await open(t, make);
       const bad = ['', 'certs', 'certs/', 'nope/x', '/certs/x', 'certs//x', 'certs/./x', 'certs/../x', 'certs/.hidden',
