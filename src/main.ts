@@ -15,7 +15,10 @@ import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { startDemoVm } from './demo/server.ts';
+import { createForwardsPart } from './l4/forwards.ts';
+import type { ForwardObserver } from './l4/observer.ts';
 import { createLogger, type Logger } from './log.ts';
+import { createPolicyPart } from './policy/policies.ts';
 import { subscribeAccessLog } from './proxy/access-log.ts';
 import { createAdmission } from './proxy/admission.ts';
 import { createClientErrorHandler } from './proxy/client-errors.ts';
@@ -52,6 +55,10 @@ export interface EdgeOptions {
   readonly worker?: boolean;
   /** In a worker: ask the primary to issue a certificate that is missing. */
   readonly requestIssue?: (target: RenewTarget, reason: string) => void;
+  /** The share of each HTTP bandwidth cap this process enforces (1/N in each of N workers; default 1). */
+  readonly capShare?: number;
+  /** Where forwards report connections, bytes and refusals (default: nowhere; metrics/forwards.ts feeds the metrics). */
+  readonly forwardObserver?: ForwardObserver;
 }
 
 export interface EdgeStats {
@@ -59,6 +66,8 @@ export interface EdgeStats {
   readonly webSockets: number;
   /** Client connections open on the HTTP and HTTPS listeners. */
   readonly connections: number;
+  /** Open forward connections (TCP) and sessions (UDP); 0 in a worker, whose primary serves the forwards. */
+  readonly forwards: number;
   readonly pools: PoolStats;
 }
 
@@ -121,7 +130,11 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const pools = createPools();
     cleanups.push(() => pools.close());
     const upgrades = createUpgradeRegistry();
-    const state = createLiveStatePart(upgrades);
+    const policies = createPolicyPart({ httpShare: opts.capShare ?? 1 });
+    const state = createLiveStatePart(upgrades, policies.of);
+    // Port forwards: a single edge serves them; with workers the primary does (see cluster/primary.ts).
+    const forwards = opts.worker ? null : createForwardsPart({ log, policies, ...(opts.forwardObserver ? { observer: opts.forwardObserver } : {}) });
+    if (forwards) cleanups.push(() => forwards.close(0));
     const inbound = createInboundPart();
     const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
     subscribeAccessLog(events, log);
@@ -135,7 +148,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // Commit order matters: the control plane follows the config before the certificate index asks it for
     // missing certificates, and the request state goes last, once pools and certificates are in place.
     const applier = createApplier({
-      parts: [...(control ? [control] : []), poolsPart, certsPart(certs), inbound, state, logLevel],
+      parts: [...(control ? [control] : []), policies, poolsPart, certsPart(certs), inbound, state, ...(forwards ? [forwards] : []), logLevel],
       check: (c) => checkConfig(c, clock.now()), warn: configWarnings,
       log,
     });
@@ -173,7 +186,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // Issuance waits for the listeners (HTTP-01 is answered on ours). Then catch up on renewals missed
     // while the edge was down; the schedule takes over from there.
     control?.start();
-    log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: first.listen.host, proxies: state.get().table.routes.length },
+    log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: first.listen.host, proxies: state.get().table.routes.length,
+      forwards: forwards?.keys().length ?? 0 },
       'idcs-edge listening');
 
     const reload = (source: ApplySource = 'file') => applier.apply({ file: configFile! }, source);
@@ -196,7 +210,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       renewal: control?.renewal() ?? null,
       admin: admin && { url: admin.url, tokenFile: admin.tokenFile },
       events,
-      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), pools: pools.stats() }),
+      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), forwards: forwards?.open() ?? 0,
+        pools: pools.stats() }),
       openUpgrades: () => upgrades.count(),
       inFlight: () => pipeline.inFlight(),
       close(graceMs = applier.current()!.shutdown.graceMs) {
@@ -205,7 +220,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
           watcher?.close();
           // Work on the CA is abandoned at once, while requests drain (its cleanup below awaits the same close).
           const controlClosed = control?.close();
+          // Forward connections are streams with no end to wait for (an SSH session): closed at once, as WebSockets are.
+          const forwardsClosed = forwards?.close(0);
           await listeners.close(graceMs);
+          await forwardsClosed;
           await controlClosed;
           for (const c of cleanups.reverse()) await c();
           log.info('stopped');

@@ -16,7 +16,9 @@ import type { EdgeConfig } from '../config/schema.ts';
 import { watchConfigFile } from '../config/watch.ts';
 import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
+import { createForwardsPart } from '../l4/forwards.ts';
 import { createLogger } from '../log.ts';
+import { createPolicyPart } from '../policy/policies.ts';
 import { localCa } from '../tls/local-ca.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
@@ -49,7 +51,11 @@ export async function runPrimary(configFile: string): Promise<number> {
       }
     },
   });
-  const applier = createApplier({ parts: [control, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log });
+  // The primary serves the port forwards: one process, so a UDP client's datagrams all reach one session
+  // (node:cluster would spread them over the workers) and a forward's caps and counts are exact.
+  const policies = createPolicyPart();
+  const forwards = createForwardsPart({ log, policies });
+  const applier = createApplier({ parts: [control, policies, forwards, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log });
   // The primary serves the admin API: its writes go through this applier, two-phase across the workers.
   const configDoc = openConfigFile(file);
   const admin = await startAdmin(first, { file: configDoc, applier, store, renewal: () => control.renewal(), log, clock,
@@ -58,6 +64,7 @@ export async function runPrimary(configFile: string): Promise<number> {
   const result = await applier.apply({ config: first }, 'start');
   if (!result.ok) {
     await admin?.close();
+    await forwards.close(0);
     closeLog();
     throw refusalError(result);
   }
@@ -77,6 +84,7 @@ export async function runPrimary(configFile: string): Promise<number> {
       watcher.close();
       void (async () => {
         await admin?.close();
+        await forwards.close(0);
         await group.stop(applier.current()!.shutdown.graceMs);
         await control.close();
         await storage.close();

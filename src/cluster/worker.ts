@@ -6,6 +6,7 @@
 import type { PreparedApply } from '../config/apply.ts';
 import { startEdge, type Edge } from '../main.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
+import { workerCount } from './primary.ts';
 
 /** Runs one worker until the primary says shutdown (or goes away); resolves to the exit code. */
 export async function runWorker(): Promise<number> {
@@ -41,7 +42,9 @@ export async function runWorker(): Promise<number> {
   const onMessage = async (m: ToWorker) => {
     if (m.type === 'shutdown') { void stop(); return; }
     if (m.type === 'start') {
-      starting = startEdge({ config: m.config, worker: true, requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
+      // The workers share each HTTP bandwidth cap: each enforces its part of it.
+      starting = startEdge({ config: m.config, worker: true, capShare: 1 / workerCount(m.config),
+        requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
       edge = await starting;
       send({ type: 'ready' });
       return;
