@@ -21,6 +21,7 @@ import { parseAdminListen, tokenFileOf, type AdminAddress, type AdminConfig } fr
 import { CsvError } from './csv.ts';
 import { addressText, createGuard } from './guard.ts';
 import { registerConfigRoutes } from './routes-config.ts';
+import { registerForwardRoutes } from './routes-forwards.ts';
 import { registerStateRoutes } from './routes-state.ts';
 import { bearerMatches, ensureAdminToken } from './token.ts';
 
@@ -152,6 +153,7 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
   const ctx: AdminContext = { ...deps, settings, address: () => url,
     updater: createConfigUpdater({ file: deps.file, target: deps.applier, now: () => deps.clock.now() }) };
   registerConfigRoutes(app, ctx);
+  registerForwardRoutes(app, ctx);
   registerStateRoutes(app, ctx);
 
   const bound = await listen(app, wanted);

@@ -15,6 +15,8 @@ export interface MetricSources {
   connectionsOpen?(): Readonly<Record<string, number>>;
   webSocketsOpen?(): ReadonlyMap<string, number>;
   certificates?(): ReadonlyArray<{ readonly name: string; readonly source: string; readonly notAfter: string }>;
+  /** Open forward connections (TCP) and sessions (UDP) by forward id (`tcp/10022`). */
+  forwardsOpen?(): Readonly<Record<string, number>>;
 }
 
 export interface EdgeMetrics {
@@ -26,6 +28,11 @@ export interface EdgeMetrics {
   readonly tlsHandshakes: Counter<'result'>;
   readonly renewals: Counter<'name' | 'result'>;
   readonly applies: Counter<'source' | 'result'>;
+  /** Port forwards (metrics/forwards.ts feeds them): `forward` is its id (`tcp/10022`, `udp/2000-2009`). */
+  readonly forwardConnections: Counter<'forward' | 'vm'>;
+  readonly forwardSessions: Counter<'forward' | 'vm'>;
+  readonly forwardBytes: Counter<'forward' | 'vm' | 'direction'>;
+  readonly forwardRefused: Counter<'forward' | 'reason'>;
   /** Adds scrape-time sources (the composition root wires each owner in). */
   addSources(s: MetricSources): void;
   /** This process's metrics, for a primary to sum with its workers'. */
@@ -54,6 +61,20 @@ export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
     labelNames: ['name', 'result'] as const, registers });
   const applies = new Counter({ name: 'idcs_edge_config_applies_total', help: 'Config applies, by source and result.',
     labelNames: ['source', 'result'] as const, registers });
+  const forwardConnections = new Counter({ name: 'idcs_edge_forward_connections_total', help: 'TCP connections accepted by port forwards.',
+    labelNames: ['forward', 'vm'] as const, registers });
+  const forwardSessions = new Counter({ name: 'idcs_edge_forward_sessions_total', help: 'UDP sessions (client address and port) begun by port forwards.',
+    labelNames: ['forward', 'vm'] as const, registers });
+  const forwardBytes = new Counter({ name: 'idcs_edge_forward_bytes_total', help: 'Bytes carried by port forwards: in from clients, out to clients.',
+    labelNames: ['forward', 'vm', 'direction'] as const, registers });
+  const forwardRefused = new Counter({ name: 'idcs_edge_forward_refused_total',
+    help: 'Sources refused by port forwards: access rules, the UDP session bound, datagrams over a bandwidth cap.',
+    labelNames: ['forward', 'reason'] as const, registers });
+  new Gauge({ name: 'idcs_edge_forward_open', help: 'Open forward connections (TCP) and sessions (UDP), by forward.', labelNames: ['forward'] as const, registers,
+    collect() {
+      this.reset();
+      for (const s of sources) for (const [forward, n] of Object.entries(s.forwardsOpen?.() ?? {})) this.inc({ forward }, n);
+    } });
   new Gauge({ name: 'idcs_edge_connections_open', help: 'Client connections open, by listener.', labelNames: ['listener'] as const, registers,
     collect() {
       this.reset();
@@ -73,6 +94,7 @@ export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
 
   return {
     registry, requests, duration, bytes, upstreamErrors, tlsHandshakes, renewals, applies,
+    forwardConnections, forwardSessions, forwardBytes, forwardRefused,
     addSources: (s) => { sources.push(s); },
     json: () => registry.getMetricsAsJSON(),
     async text(others = []) {
