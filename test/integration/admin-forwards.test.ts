@@ -102,7 +102,7 @@ describe('admin API: forwards', () => {
       [[base, 'replaced'], [`${base + 1}-${base + 10}`, 'range'], [base + 11, 'DNS']]);
   });
 
-  it('idcs-edge import forwards edits the file when no edge runs; hash-password prints a usable hash', async (t) => {
+  it('idcs-edge import forwards edits the file when no edge runs; hash-password prints a usable hash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-fwd-import-'));
     const csvFile = join(dir, 'forwards.csv');
     const configFile = join(dir, 'edge.yaml');
