@@ -15,6 +15,7 @@ import { issueLine } from './config/explain.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
+import { forwardId, portText } from './l4/config.ts';
 import { createLogger } from './log.ts';
 import { hashPassword } from './policy/password.ts';
 import { runPrimary, workerCount } from './cluster/primary.ts';
@@ -83,6 +84,14 @@ function describeConfig(file: string, c: EdgeConfig): string[] {
       p.ssl ? p.certSource : '-', p.websocket ? 'yes' : 'no', p.note ?? '']);
   }
   lines.push(...(c.proxies.length ? pad(rows) : ['no proxies configured']));
+  if (c.forwards.length) {
+    const fwd = [['FORWARD', 'LISTEN', 'TARGET', 'NOTE']];
+    for (const f of c.forwards) {
+      const to = f.targetPort ? portText(f.targetPort) : portText(f.port);
+      fwd.push([forwardId(f), f.listen ?? c.listen.host, `${f.target ?? `VM ${f.vm!.owner}/${f.vm!.name}`}:${to}`, f.note ?? '']);
+    }
+    lines.push(...pad(fwd));
+  }
   return lines;
 }
 

@@ -37,6 +37,9 @@ function report(c: Conn, deps: ForwardDeps): void {
   deps.observer.bytes(c.spec, bytesIn, bytesOut);
 }
 
+/** Connections held while the apply that bound the listener is not committed yet. */
+const MAX_WAITING = 1024;
+
 export async function openTcpForward(first: ForwardSpec, deps: ForwardDeps): Promise<ForwardListener> {
   let spec = first;
   let active = false;
@@ -59,9 +62,16 @@ export async function openTcpForward(first: ForwardSpec, deps: ForwardDeps): Pro
     report(c, deps);
   };
 
+  // Connections that arrive between the bind and the commit of the apply that made this listener wait
+  // (paused: nothing is read) and are served once it commits; an aborted apply closes them.
+  let waiting: net.Socket[] | null = [];
   const onConnection = (client: net.Socket) => {
     const s = spec;
-    if (!active) { client.destroy(); return; }
+    if (!active) {
+      if (waiting && waiting.length < MAX_WAITING) waiting.push(client);
+      else client.destroy();
+      return;
+    }
     const peer = client.remoteAddress ?? '';
     const why = s.policy.access?.refusal(peer) ?? null;
     if (why !== null) {
@@ -109,7 +119,12 @@ export async function openTcpForward(first: ForwardSpec, deps: ForwardDeps): Pro
 
   const listener: ForwardListener = {
     spec: () => spec,
-    activate() { active = true; },
+    activate() {
+      active = true;
+      const early = waiting ?? [];
+      waiting = null;
+      for (const c of early) if (!c.destroyed) onConnection(c);
+    },
     update(next) {
       const moved = next.target.host !== spec.target.host || next.target.port !== spec.target.port || next.proxyProtocol !== spec.proxyProtocol;
       spec = next;
@@ -123,6 +138,8 @@ export async function openTcpForward(first: ForwardSpec, deps: ForwardDeps): Pro
     close(graceMs) {
       closing ??= new Promise<void>((resolve) => {
         active = false;
+        for (const c of waiting ?? []) c.destroy();
+        waiting = null;
         const cutAll = () => { for (const c of [...conns]) cut(c); };
         const timer = graceMs > 0 ? setTimeout(cutAll, graceMs) : null;
         if (timer === null) cutAll();
