@@ -49,7 +49,7 @@ export function pipeCapped(src: Readable, dst: Writable, cap: Cap, opts: { end?:
     timer = null;
     resumeIfFree();
   };
-  src.on('data', (chunk: Buffer | string) => {
+  const onData = (chunk: Buffer | string) => {
     const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     if (!dst.write(chunk)) {
       drainWait = true;
@@ -61,7 +61,8 @@ export function pipeCapped(src: Readable, dst: Writable, cap: Cap, opts: { end?:
       src.pause();
       timer = setTimeout(onTimer, wait);
     }
-  });
+  };
+  src.on('data', onData);
   const stop = () => {
     if (timer !== null) clearTimeout(timer);
     timer = null;
@@ -72,7 +73,12 @@ export function pipeCapped(src: Readable, dst: Writable, cap: Cap, opts: { end?:
     if (opts.end !== false) dst.end();
   });
   src.once('close', stop);
-  dst.once('close', stop);
+  // As pipe() does when its destination goes away: stop feeding it.
+  dst.once('close', () => {
+    stop();
+    src.off('data', onData);
+    src.pause();
+  });
   // A source that was piped elsewhere before (unpipe leaves it paused) flows again.
   src.resume();
 }
