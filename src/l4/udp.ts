@@ -8,11 +8,11 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { EdgeError, ErrorCodes } from '../errors.ts';
 import type { Cap } from '../policy/throttle.ts';
 import type { ForwardDeps, ForwardListener } from './listener.ts';
 import type { RefusalReason } from './observer.ts';
 import { hostPort, type ForwardSpec } from './specs.ts';
-import { EdgeError, ErrorCodes } from '../errors.ts';
 
 interface Session {
   readonly client: { readonly address: string; readonly port: number };
@@ -140,12 +140,11 @@ export async function openUdpForward(first: ForwardSpec, deps: ForwardDeps, now:
     },
     open: () => sessions.size,
     sweep,
-    close(graceMs) {
+    // A datagram is never "in flight" the way a request is: sessions end now, whatever the grace.
+    close(_graceMs) {
       closing ??= new Promise<void>((resolve) => {
         active = false;
         deps.registry.delete(listener);
-        // A datagram is never "in flight" the way a request is: sessions end now, whatever the grace.
-        void graceMs;
         clearInterval(sweeper);
         for (const [key, s] of [...sessions]) endSession(key, s);
         socket.close(() => resolve());
