@@ -9,7 +9,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestEdge } from '../helpers/edge.ts';
 import { connect, freePortRange, tcpEcho, tcpServer } from '../helpers/forwards.ts';
-import { waitFor } from '../helpers/net.ts';
+import { refusedPort, waitFor } from '../helpers/net.ts';
 
 describe('TCP forwards', () => {
   it('carries data both ways and honours a half-close', async (t) => {
@@ -110,6 +110,20 @@ describe('TCP forwards', () => {
     await waitFor('the held connection to still echo', () => held.received() === 'one;still;');
     assert.equal(held.socket.destroyed, false);
     held.socket.destroy();
+  });
+
+  it('closes the client\'s connection when the VM refuses, and says why in the log', async (t) => {
+    const dead = await refusedPort();
+    const port = await freePortRange(['127.0.0.1'], 1);
+    const te = await startTestEdge(t, { forwards: [{ port, target: '127.0.0.1', targetPort: dead }] });
+    const c = await connect(port);
+    c.socket.write('anyone?');
+    await c.closed;
+    assert.equal(c.received(), '');
+    const line = await waitFor('the log line', () => te.logs.find((l) => l.msg === 'forward could not reach the VM'));
+    assert.equal(line.code, 'EDGE_ERR_UPSTREAM_REFUSED');
+    assert.equal(line.forward, `tcp/${port}`);
+    assert.equal(te.edge.stats().forwards, 0);
   });
 
   it('closes forward connections on shutdown', async (t) => {
