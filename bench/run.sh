@@ -616,7 +616,12 @@ cat >"$WORK/meta.json" <<EOF
 }
 EOF
 "$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$STAMP.md"
-cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
 cp "$RES" "$RESULTS/$STAMP.raw.json"
-cat "$RESULTS/latest.md"
-log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
+cat "$RESULTS/$STAMP.md"
+# Only a full run (every case, every proxy, not quick) replaces latest.md, which the README quotes.
+if [[ $QUICK == 0 && -z ${BENCH_CASES:-} && -z ${BENCH_PROXIES:-} ]]; then
+  cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
+  log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
+else
+  log "report: bench/results/$STAMP.md (a partial run: latest.md is left as it was) ($((SECONDS - T_START)) s)"
+fi
