@@ -6,12 +6,13 @@
 # Environment (all optional):
 #   BENCH_QUICK=1            each case once, 2 s, for development
 #   BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP   repetitions per case, seconds per run, warm-up seconds
-#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers profile"
+#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers l4 cap profile"
 #   BENCH_PROXIES="edge nginx haproxy caddy"
 #   BENCH_EDGE=auto|cli|standin    auto: the real CLI if `--check-config` accepts the bench config
 #   BENCH_ROUTES=100000      size of the big route table
 #   BENCH_WS_SIZES=5000,10000  idle WebSocket connection counts (capped by the fd limit)
 #   BENCH_PORT_BASE=18000    ports BASE..BASE+99 on 127.0.0.1
+#   BENCH_CAP_MBPS=200       the bandwidth cap the cap case measures
 #   BENCH_PROXY_CPU=1 BENCH_LOAD_CPU=0
 set -euo pipefail
 
@@ -26,7 +27,7 @@ if [[ $QUICK == 1 ]]; then
 else
   RUNS=${BENCH_RUNS:-3}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-2}
 fi
-CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers profile"}
+CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers l4 cap profile"}
 PROXIES=${BENCH_PROXIES:-"edge nginx haproxy caddy"}
 ROUTES=${BENCH_ROUTES:-100000}
 WS_SIZES=${BENCH_WS_SIZES:-5000,10000}
@@ -43,9 +44,11 @@ has_case() { [[ " $CASES " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- tools from Debian, installed if missing
 install_tools() {
   local need=() pair
-  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux; do
+  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
   done
+  # nginx's stream module (TCP forwarding, the l4 case) is a separate Debian package.
+  [[ -e /usr/lib/nginx/modules/ngx_stream_module.so ]] || need+=(libnginx-mod-stream)
   ((${#need[@]})) || return 0
   [[ $(id -u) == 0 ]] || die "missing ${need[*]}: run as root or apt-get install them"
   log "installing from Debian: ${need[*]}"
@@ -126,6 +129,17 @@ export BENCH_EDGE_HTTP=$((BASE + 20)) BENCH_EDGE_HTTPS=$((BASE + 21))
 export BENCH_NGINX_HTTP=$((BASE + 30)) BENCH_NGINX_HTTPS=$((BASE + 31))
 export BENCH_HAPROXY_HTTP=$((BASE + 40)) BENCH_HAPROXY_HTTPS=$((BASE + 41))
 export BENCH_CADDY_HTTP=$((BASE + 50)) BENCH_CADDY_HTTPS=$((BASE + 51))
+# TCP forwards (the l4 and cap cases): the iperf3 server, each forwarder's two forwards, the edge's capped ones.
+export BENCH_IPERF=$((BASE + 72))
+export BENCH_L4_EDGE_IPERF=$((BASE + 80)) BENCH_L4_EDGE_WEB=$((BASE + 81)) BENCH_L4_HAPROXY_IPERF=$((BASE + 82)) BENCH_L4_HAPROXY_WEB=$((BASE + 83))
+export BENCH_L4_NGINX_IPERF=$((BASE + 84)) BENCH_L4_NGINX_WEB=$((BASE + 85))
+export BENCH_CAP_FORWARD=$((BASE + 86)) BENCH_CAP_VM=$((BASE + 87)) BENCH_CAP_HIGH=$((BASE + 88))
+export BENCH_L4_EDGE_HTTP=$((BASE + 89)) BENCH_L4_EDGE_HTTPS=$((BASE + 90))
+export BENCH_CAP_MBPS=${BENCH_CAP_MBPS:-200}
+declare -A L4_IPERF=([edge]=$BENCH_L4_EDGE_IPERF [haproxy]=$BENCH_L4_HAPROXY_IPERF [nginx]=$BENCH_L4_NGINX_IPERF)
+declare -A L4_WEB=([edge]=$BENCH_L4_EDGE_WEB [haproxy]=$BENCH_L4_HAPROXY_WEB [nginx]=$BENCH_L4_NGINX_WEB)
+declare -A L4_PID_NAME=([edge]=edge-l4 [haproxy]=haproxy-tcp [nginx]=nginx-stream)
+declare -A L4_ORIGIN=([edge]=$BENCH_ORIGIN_EDGE [haproxy]=$BENCH_ORIGIN_HAPROXY [nginx]=$BENCH_ORIGIN_NGINX)
 declare -A HTTP_PORT=([edge]=$BENCH_EDGE_HTTP [nginx]=$BENCH_NGINX_HTTP [haproxy]=$BENCH_HAPROXY_HTTP [caddy]=$BENCH_CADDY_HTTP)
 declare -A HTTPS_PORT=([edge]=$BENCH_EDGE_HTTPS [nginx]=$BENCH_NGINX_HTTPS [haproxy]=$BENCH_HAPROXY_HTTPS [caddy]=$BENCH_CADDY_HTTPS)
 declare -A ORIGIN_PORT=([edge]=$BENCH_ORIGIN_EDGE [nginx]=$BENCH_ORIGIN_NGINX [haproxy]=$BENCH_ORIGIN_HAPROXY [caddy]=$BENCH_ORIGIN_CADDY)
@@ -294,6 +308,38 @@ http_case() {
 }
 summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);const w=d.wrk;if(!w){console.log("no result");process.exit()}
 const s=w.duration_us/1e6;console.log(`${(w.requests/s).toFixed(0)} req/s p99 ${(w.lat_us.p99/1000).toFixed(2)} ms cpu ${d.cpuPct}% (others on its core ${d.otherOnProxyCorePct}%, load core ${d.loadCorePct}%) upstream-new ${d.upstreamNew} errors ${JSON.stringify(w.errors)}`)' "$1"; }
+
+# iperf_json NAME PORT [iperf3 args...]: one iperf3 run of DUR seconds through a forward of process NAME
+# (client on the load core, server already running there); prints the rate received and the proxy's CPU.
+iperf_json() {
+  local name=$1 port=$2 c0 c1 t0 t1 k0 k1 out bps
+  shift 2
+  c0=$(cpu_ticks "${PID[$name]}"); t0=$(now_s); k0=$(core_busy)
+  out=$(taskset -c "$LOAD_CPU" iperf3 -c 127.0.0.1 -p "$port" -t "$DUR" -O 1 -J "$@" 2>&1) || true
+  k1=$(core_busy); t1=$(now_s); c1=$(cpu_ticks "${PID[$name]}")
+  bps=$("$NODE" -e 'try { const j = JSON.parse(process.argv[1]); const r = j.end?.sum_received?.bits_per_second;
+    console.log(Number.isFinite(r) ? r : "null") } catch { console.log("null") }' "$out")
+  [[ $bps != null ]] || log "iperf3 through $name:$port gave no result: $(tail -c 300 <<<"$out" | tr '\n' ' ')"
+  printf '{"bps":%s,%s}' "$bps" "$(cpu_fields "$c0" "$c1" "$t0" "$t1" "$k0" "$k1")"
+}
+iperf_summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);console.log(d.bps===null?"no result":`${(d.bps/1e9).toFixed(2)} Gbit/s cpu ${d.cpuPct}%`)' "$1"; }
+
+# The forwarders of the l4 and cap cases (started once, by whichever case comes first).
+L4_UP=0
+start_l4() {
+  ((L4_UP)) && return 0
+  "$NODE" "$BENCH/lib/configs.mjs" l4
+  start iperf3 "$LOAD_CPU" iperf3 -s -p "$BENCH_IPERF"
+  wait_port "$BENCH_IPERF" iperf3
+  start_edge edge-l4 "$WORK/edge-l4.yaml" "$BENCH_L4_EDGE_HTTP" "$BENCH_L4_EDGE_HTTPS"
+  wait_port "$BENCH_L4_EDGE_IPERF" edge-l4
+  start haproxy-tcp "$PROXY_CPU" haproxy -db -f "$WORK/haproxy-tcp.cfg"
+  wait_port "$BENCH_L4_HAPROXY_IPERF" haproxy-tcp
+  start nginx-stream "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/logs/nginx-stream.error.log" -c "$WORK/nginx-stream.conf"
+  wait_port "$BENCH_L4_NGINX_IPERF" nginx-stream
+  L4_UP=1
+}
+stop_l4() { ((L4_UP)) || return 0; stop nginx-stream; stop haproxy-tcp; stop edge-l4; stop iperf3; L4_UP=0; }
 
 # ---------------------------------------------------------------- cases
 T_START=$SECONDS
@@ -468,6 +514,49 @@ if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
   fi
 fi
 
+if has_case l4; then
+  log "case: TCP forwards (idcs-edge, HAProxy mode tcp, nginx stream): iperf3 throughput and new connections/s"
+  start_l4
+  L4P="edge haproxy nginx"
+  for p in $L4P; do
+    iperf_json "${L4_PID_NAME[$p]}" "${L4_IPERF[$p]}" >/dev/null
+    wrk_json "${L4_PID_NAME[$p]}" "${L4_ORIGIN[$p]}" http "${L4_WEB[$p]}" plain.example.com 50 "$WARM" -H 'Connection: close' >/dev/null
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for p in $L4P; do
+      j=$(iperf_json "${L4_PID_NAME[$p]}" "${L4_IPERF[$p]}")
+      record l4 up "$p" "$r" "$j"; log "l4 up $p run $r: $(iperf_summary "$j")"
+      j=$(iperf_json "${L4_PID_NAME[$p]}" "${L4_IPERF[$p]}" -R)
+      record l4 down "$p" "$r" "$j"; log "l4 down $p run $r: $(iperf_summary "$j")"
+      # Every request on a new connection through the forward: req/s = new forwarded connections/s.
+      j=$(wrk_json "${L4_PID_NAME[$p]}" "${L4_ORIGIN[$p]}" http "${L4_WEB[$p]}" plain.example.com 50 "$DUR" -H 'Connection: close')
+      record l4 connrate "$p" "$r" "$j"; log "l4 connrate $p run $r: $(summary "$j")"
+    done
+  done
+fi
+
+if has_case cap && [[ " $PROXIES " == *" edge "* ]]; then
+  log "case: bandwidth caps (${BENCH_CAP_MBPS} Mbps): accuracy, and the cost of the cap code where nothing is capped"
+  start_l4
+  for ((r = 1; r <= RUNS; r++)); do
+    j=$(iperf_json edge-l4 "$BENCH_CAP_FORWARD"); record cap forward-ingress edge "$r" "$j"; log "cap forward ingress run $r: $(iperf_summary "$j")"
+    j=$(iperf_json edge-l4 "$BENCH_CAP_FORWARD" -R); record cap forward-egress edge "$r" "$j"; log "cap forward egress run $r: $(iperf_summary "$j")"
+    # Two connections to one VM share its cap.
+    j=$(iperf_json edge-l4 "$BENCH_CAP_VM" -R -P 2); record cap vm-egress-2conns edge "$r" "$j"; log "cap VM egress, 2 connections, run $r: $(iperf_summary "$j")"
+    for v in none high; do
+      port=$BENCH_L4_EDGE_IPERF; [[ $v == high ]] && port=$BENCH_CAP_HIGH
+      j=$(iperf_json edge-l4 "$port"); record cap "cost-forward-$v" edge "$r" "$j"; log "cap cost forward $v run $r: $(iperf_summary "$j")"
+    done
+    if [[ -n ${PID[edge]:-} ]]; then
+      j=$(wrk_json edge "$BENCH_ORIGIN_EDGE" http "$BENCH_EDGE_HTTP" plain.example.com 50 "$DUR")
+      record cap cost-http-none edge "$r" "$j"; log "cap cost HTTP, no policies, run $r: $(summary "$j")"
+    fi
+    j=$(wrk_json edge-l4 "$BENCH_ORIGIN_EDGE" http "$BENCH_L4_EDGE_HTTP" plain.example.com 50 "$DUR")
+    record cap cost-http-policies edge "$r" "$j"; log "cap cost HTTP, policies elsewhere in the config, run $r: $(summary "$j")"
+  done
+fi
+stop_l4
+
 if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
   log "case: CPU profile of the edge (HTTP and HTTPS keep-alive, 50 connections)"
   EDGE_NODE_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/prof")
@@ -514,6 +603,7 @@ cat >"$WORK/meta.json" <<EOF
   "gitCommit": "$GIT_COMMIT", "gitDirty": $GIT_DIRTY, "srcHash": "$SRC_HASH",
   "sniMode": "$SNI_MODE",
   "proxyCpu": "$PROXY_CPU", "loadCpu": "$LOAD_CPU",
+  "capMbps": $BENCH_CAP_MBPS,
   "routes": $ROUTES, "wsSizes": "$WS_SIZES", "fdLimit": $FDS, "maxConn": $MAXCONN,
   "wsEchoConns": $WS_ECHO_CONNS, "handshakeConns": $HS_CONNS,
   "nproc": $(nproc),
@@ -526,6 +616,7 @@ cat >"$WORK/meta.json" <<EOF
     "nginx": "$(ver nginx -v)",
     "haproxy": "$(ver haproxy -v)",
     "caddy": "$(ver caddy version)",
+    "iperf3": "$(ver iperf3 --version)",
     "wrk": "$(ver wrk -v)",
     "openssl": "$(ver openssl version)",
     "http-proxy-3": "$("$NODE" -p 'require(process.argv[1]).version' "$ROOT/node_modules/http-proxy-3/package.json" 2>/dev/null || echo '?')"
@@ -533,7 +624,12 @@ cat >"$WORK/meta.json" <<EOF
 }
 EOF
 "$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$STAMP.md"
-cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
 cp "$RES" "$RESULTS/$STAMP.raw.json"
-cat "$RESULTS/latest.md"
-log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
+cat "$RESULTS/$STAMP.md"
+# Only a full run (every case, every proxy, not quick) replaces latest.md, which the README quotes.
+if [[ $QUICK == 0 && -z ${BENCH_CASES:-} && -z ${BENCH_PROXIES:-} ]]; then
+  cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
+  log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
+else
+  log "report: bench/results/$STAMP.md (a partial run: latest.md is left as it was) ($((SECONDS - T_START)) s)"
+fi

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createChallengeResponder, serveChallengesStandalone } from './acme/challenges.ts';
-import { importProxies } from './admin/import.ts';
+import { importCsv, type ImportKind } from './admin/import.ts';
 import { defaultAcmeConfig } from './acme/config.ts';
 import { createAcmeIssuer } from './acme/issuer.ts';
 import { systemClock } from './clock.ts';
@@ -15,7 +15,9 @@ import { issueLine } from './config/explain.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
+import { forwardId, portText } from './l4/config.ts';
 import { createLogger } from './log.ts';
+import { hashPassword } from './policy/password.ts';
 import { runPrimary, workerCount } from './cluster/primary.ts';
 import { runWorker } from './cluster/worker.ts';
 import { startEdge, type Edge } from './main.ts';
@@ -44,6 +46,11 @@ Usage:
                                              import proxies from CSV, all rows or none (through the
                                              running edge's admin API, else into the config file)
   idcs-edge traffic [--config FILE]          traffic per VM this month (UTC): bytes in, out, total
+  idcs-edge import forwards FILE.csv [--dry-run] [--config FILE]
+                                             import port forwards from CSV (protocol,host_port,vm_ip,
+                                             vm_port,note), all rows or none, the same way
+  idcs-edge hash-password                    read a password from stdin (or ask for it on a terminal,
+                                             without echo) and print its hash for auth.users[].hash
   idcs-edge --help | --version
 
 Options:
@@ -81,6 +88,14 @@ function describeConfig(file: string, c: EdgeConfig): string[] {
       p.ssl ? p.certSource : '-', p.websocket ? 'yes' : 'no', p.note ?? '']);
   }
   lines.push(...(c.proxies.length ? pad(rows) : ['no proxies configured']));
+  if (c.forwards.length) {
+    const fwd = [['FORWARD', 'LISTEN', 'TARGET', 'NOTE']];
+    for (const f of c.forwards) {
+      const to = f.targetPort ? portText(f.targetPort) : portText(f.port);
+      fwd.push([forwardId(f), f.listen ?? c.listen.host, `${f.target ?? `VM ${f.vm!.owner}/${f.vm!.name}`}:${to}`, f.note ?? '']);
+    }
+    lines.push(...pad(fwd));
+  }
   return lines;
 }
 
@@ -191,8 +206,8 @@ Only trust it on machines of people who may see the sites the edge serves: anyon
   }
 }
 
-async function importCommand(configFile: string, csvFile: string, dryRun: boolean): Promise<number> {
-  const r = await importProxies(configFile, csvFile, { dryRun });
+async function importCommand(kind: ImportKind, configFile: string, csvFile: string, dryRun: boolean): Promise<number> {
+  const r = await importCsv(kind, configFile, csvFile, { dryRun });
   if (!r.ok) {
     err(`${r.code}: ${csvFile} was not imported, nothing changed:`);
     for (const i of r.issues) {
@@ -203,7 +218,7 @@ async function importCommand(configFile: string, csvFile: string, dryRun: boolea
   const { rows, added, replaced } = r.detail;
   const via = r.via === 'api' ? `through the running edge at ${r.where}` : `into ${r.where} (no edge answered on admin.listen: the file was edited)`;
   out(r.dryRun ? `${rows} rows valid (${added} would be added, ${replaced} replaced); nothing changed`
-    : `imported ${rows} proxies (${added} added, ${replaced} replaced) ${via}`);
+    : `imported ${rows} ${kind} (${added} added, ${replaced} replaced) ${via}`);
   return 0;
 }
 
@@ -255,6 +270,51 @@ async function runSingle(configFile: string, config: EdgeConfig): Promise<number
   return run.exited;
 }
 
+/**
+ * `hash-password`: the password from stdin (all of it, one trailing newline dropped), or typed on a
+ * terminal without echo; the hash alone on one line of stdout, so `$(idcs-edge hash-password)` works.
+ */
+async function hashPasswordCommand(): Promise<number> {
+  const password = process.stdin.isTTY ? await promptHidden('password: ') : (await readStdin()).replace(/\r?\n$/, '');
+  if (password === '') { err('no password given (an empty password is not accepted)'); return 2; }
+  out(await hashPassword(password));
+  return 0;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads one line from the terminal in raw mode, echoing nothing; the prompt goes to stderr. */
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const input = process.stdin;
+    process.stderr.write(prompt);
+    input.setRawMode(true);
+    input.setEncoding('utf8');
+    let text = '';
+    const done = (fn: () => void) => {
+      input.setRawMode(false);
+      input.pause();
+      input.off('data', onData);
+      process.stderr.write('\n');
+      fn();
+    };
+    const onData = (s: string) => {
+      for (const ch of s) {
+        if (ch === '\r' || ch === '\n') return done(() => resolve(text));
+        if (ch === '\u0003') return done(() => reject(new EdgeError(ErrorCodes.USAGE, 'interrupted')));
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    };
+    input.on('data', onData);
+    input.resume();
+  });
+}
+
 async function runCommand(configFile: string): Promise<number> {
   if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
   const config = loadConfigFile(configFile);
@@ -292,15 +352,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const isImport = command === 'import';
   const isCa = command === 'ca';
-  if (isImport ? parsed.positionals.length !== 3 || parsed.positionals[1] !== 'proxies'
+  const isHash = command === 'hash-password';
+  if (isImport ? parsed.positionals.length !== 3 || !['proxies', 'forwards'].includes(parsed.positionals[1]!)
     : isCa ? parsed.positionals.length !== 2 || parsed.positionals[1] !== 'export'
-      : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs' && command !== 'traffic')) {
-    err(isImport ? 'usage: idcs-edge import proxies FILE.csv [--dry-run] [--config FILE]'
+      : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs' && command !== 'traffic' && !isHash)) {
+    err(isImport ? 'usage: idcs-edge import proxies|forwards FILE.csv [--dry-run] [--config FILE]'
       : isCa ? 'usage: idcs-edge ca export [--config FILE]' : `unknown command: ${parsed.positionals.join(' ')} (try --help)`);
     return 2;
   }
-  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', command === 'traffic', isImport, isCa].filter(Boolean).length;
-  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, traffic, ca export, import'); return 2; }
+  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', command === 'traffic', isImport, isCa, isHash].filter(Boolean).length;
+  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, traffic, import, ca export, hash-password'); return 2; }
   if (!v['renew-ssl'] && (v.force || (v['dry-run'] && !isImport) || v.domain)) {
     err('--force and --domain go with --renew-ssl; --dry-run with --renew-ssl or import');
     return 2;
@@ -325,7 +386,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'certs') return await certsCommand(loadConfigFile(configFile));
     if (isCa) return await caExportCommand(loadConfigFile(configFile));
     if (command === 'traffic') return await trafficCommand(configFile);
-    if (isImport) return await importCommand(configFile, parsed.positionals[2]!, v['dry-run']!);
+    if (isImport) return await importCommand(parsed.positionals[1] as ImportKind, configFile, parsed.positionals[2]!, v['dry-run']!);
+    if (isHash) return await hashPasswordCommand();
     return await runCommand(configFile);
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -14,3 +14,14 @@ export function fixedClock(start: Date | string): Clock & { set(d: Date | string
     advanceDays: (n) => { t += n * 86_400_000; },
   };
 }
+
+/** Milliseconds on a monotonic clock, for rates (token buckets) and short deadlines; tests pass a fake one. */
+export type Ticks = () => number;
+
+export const systemTicks: Ticks = () => performance.now();
+
+/** A monotonic clock that only moves when told to. */
+export function fakeTicks(start = 0): Ticks & { advance(ms: number): void } {
+  let t = start;
+  return Object.assign(() => t, { advance: (ms: number) => { t += ms; } });
+}

@@ -32,6 +32,9 @@ export const ErrorCodes = {
   BODY_TIMEOUT: 'EDGE_ERR_BODY_TIMEOUT',
   TOO_MANY_CONNECTIONS: 'EDGE_ERR_TOO_MANY_CONNECTIONS',
   CLIENT_CONNECTIONS: 'EDGE_ERR_CLIENT_CONNECTIONS',
+  // Access rules and basic auth (src/policy/).
+  FORBIDDEN: 'EDGE_ERR_FORBIDDEN',
+  UNAUTHORIZED: 'EDGE_ERR_UNAUTHORIZED',
   CERT_UPLOAD: 'EDGE_ERR_CERT_UPLOAD',
   CERT_STORE: 'EDGE_ERR_CERT_STORE',
   CERT_LOCKED: 'EDGE_ERR_CERT_LOCKED',
@@ -207,6 +210,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.BODY_TIMEOUT]: 408,
   [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
   [ErrorCodes.CLIENT_CONNECTIONS]: 429,
+  [ErrorCodes.FORBIDDEN]: 403,
+  [ErrorCodes.UNAUTHORIZED]: 401,
 };
 
 /**
@@ -236,6 +241,8 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.BODY_TIMEOUT]: 'The request\'s body stopped arriving.',
   [ErrorCodes.TOO_MANY_CONNECTIONS]: 'The edge has too many open connections; try again shortly.',
   [ErrorCodes.CLIENT_CONNECTIONS]: 'Too many open connections from your address; close some and try again.',
+  [ErrorCodes.FORBIDDEN]: 'Your address may not reach this site.',
+  [ErrorCodes.UNAUTHORIZED]: 'This site needs a user name and password.',
 };
 
 /** The HTTP status of an error code: the one place statuses are decided. Anything unmapped is a 500. */

@@ -18,8 +18,12 @@ import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { startDemoVm } from './demo/server.ts';
+import { createForwardsPart } from './l4/forwards.ts';
+import type { ForwardObserver } from './l4/observer.ts';
 import { createLogger, type Logger } from './log.ts';
+import { observeForwards } from './metrics/forwards.ts';
 import { observeProcess, type ProcessObserver } from './metrics/observer.ts';
+import { createPolicyPart } from './policy/policies.ts';
 import { subscribeAccessLog } from './proxy/access-log.ts';
 import { createAdmission } from './proxy/admission.ts';
 import { createClientErrorHandler } from './proxy/client-errors.ts';
@@ -57,6 +61,10 @@ export interface EdgeOptions {
   readonly worker?: boolean;
   /** In a worker: ask the primary to issue a certificate that is missing. */
   readonly requestIssue?: (target: RenewTarget, reason: string) => void;
+  /** The share of each HTTP bandwidth cap this process enforces (1/N in each of N workers; default 1). */
+  readonly capShare?: number;
+  /** Where forwards report connections, bytes and refusals (default: nowhere; metrics/forwards.ts feeds the metrics). */
+  readonly forwardObserver?: ForwardObserver;
 }
 
 export interface EdgeStats {
@@ -64,6 +72,8 @@ export interface EdgeStats {
   readonly webSockets: number;
   /** Client connections open on the HTTP and HTTPS listeners. */
   readonly connections: number;
+  /** Open forward connections (TCP) and sessions (UDP); 0 in a worker, whose primary serves the forwards. */
+  readonly forwards: number;
   readonly pools: PoolStats;
 }
 
@@ -141,7 +151,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const challenges = createChallengeResponder(storage);
     const pools = createPools();
     cleanups.push(() => pools.close());
-    const state = createLiveStatePart(upgrades);
+    const policies = createPolicyPart({ httpShare: opts.capShare ?? 1 });
+    const state = createLiveStatePart(upgrades, policies.of);
+    // Port forwards: a single edge serves them; with workers the primary does (see cluster/primary.ts).
+    const forwards = opts.worker ? null : createForwardsPart({ log, policies, observer: opts.forwardObserver ?? observeForwards(metrics, traffic ?? createTrafficRecorder(clock)) });
+    if (forwards) {
+      cleanups.push(() => forwards.close(0));
+      metrics.addSources({ forwardsOpen: () => forwards.openByForward() });
+    }
     const inbound = createInboundPart();
 
     const logLevel: ConfigPart = { name: 'log level', prepare: (next) => ({ commit() { log.level = next.log.level; }, abort() {} }) };
@@ -153,7 +170,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // Commit order matters: the control plane follows the config before the certificate index asks it for
     // missing certificates, and the request state goes last, once pools and certificates are in place.
     const applier = createApplier({
-      parts: [...(control ? [control] : []), ...(alerts ? [alerts] : []), poolsPart, certsPart(certs), inbound, state, logLevel],
+      parts: [...(control ? [control] : []), ...(alerts ? [alerts] : []), policies, poolsPart, certsPart(certs), inbound, state,
+        ...(forwards ? [forwards] : []), logLevel],
       check: (c) => checkConfig(c, clock.now()), warn: configWarnings,
       log,
       // A worker's applies are its primary's, counted there.
@@ -200,7 +218,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // Issuance waits for the listeners (HTTP-01 is answered on ours). Then catch up on renewals missed
     // while the edge was down; the schedule takes over from there.
     control?.start();
-    log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: first.listen.host, proxies: state.get().table.routes.length },
+    log.info({ http: listeners.httpPort, https: listeners.httpsPort, host: first.listen.host, proxies: state.get().table.routes.length,
+      forwards: forwards?.keys().length ?? 0 },
       'idcs-edge listening');
 
     const reload = (source: ApplySource = 'file') => applier.apply({ file: configFile! }, source);
@@ -225,7 +244,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       events,
       observer,
       alerts,
-      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), pools: pools.stats() }),
+      stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), forwards: forwards?.open() ?? 0,
+        pools: pools.stats() }),
       openUpgrades: () => upgrades.count(),
       inFlight: () => pipeline.inFlight(),
       close(graceMs = applier.current()!.shutdown.graceMs) {
@@ -236,7 +256,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
           const controlClosed = control?.close();
           // WebSockets are told at once (1001 Going Away), so their clients reconnect elsewhere while requests drain.
           upgrades.closeAll(graceMs);
+          // Forward connections are streams with no end to wait for (an SSH session): closed at once, as WebSockets are.
+          const forwardsClosed = forwards?.close(0);
           await listeners.close(graceMs);
+          await forwardsClosed;
           await controlClosed;
           for (const c of cleanups.reverse()) await c();
           log.info('stopped');

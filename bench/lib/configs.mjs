@@ -8,6 +8,8 @@
  *        --probe         add the proxy probe.example.com (the reload case toggles it)
  *        --workers K     add `workers: K` (the workers case; the CLI may reject it)
  *        --http P --https P   listener ports (default: $BENCH_EDGE_HTTP / $BENCH_EDGE_HTTPS)
+ *   node configs.mjs l4                          the TCP-forward peers (HAProxy in TCP mode, nginx's stream module)
+ *                                                and the edge's forwards config (edge-l4.yaml) for the l4 and cap cases
  *
  * Every edge config enables the admin API on 127.0.0.1 (its own port, so that edges running side by side
  * do not collide: BASE+22 for the main one, BASE+80.. for the others) and a data folder of its own: metrics
@@ -239,12 +241,88 @@ function edgeConfig({ routes, probe, workers, http, https, note }) {
   return doc;
 }
 
+/** HAProxy in TCP mode: one forward to the iperf3 server, one to the HTTP origin (connection rate). */
+function haproxyTcp() {
+  return `# HAProxy as the TCP forwarder under comparison: one thread, mode tcp.
+global
+  nbthread 1
+  maxconn ${MAXCONN}
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend iperf
+  bind 127.0.0.1:${P('L4_HAPROXY_IPERF')} backlog 4096
+  default_backend iperf
+frontend web
+  bind 127.0.0.1:${P('L4_HAPROXY_WEB')} backlog 4096
+  default_backend web
+backend iperf
+  server i1 127.0.0.1:${P('IPERF')}
+backend web
+  server o1 127.0.0.1:${P('ORIGIN_HAPROXY')}
+`;
+}
+
+/** nginx's stream module (a dynamic module in Debian's nginx: libnginx-mod-stream). */
+function nginxStream() {
+  return `# nginx's stream module as the TCP forwarder under comparison: one worker.
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid ${W}/nginx-stream.pid;
+error_log ${W}/logs/nginx-stream.error.log warn;
+events { worker_connections ${MAXCONN}; }
+stream {
+  server { listen 127.0.0.1:${P('L4_NGINX_IPERF')} backlog=4096; proxy_pass 127.0.0.1:${P('IPERF')}; }
+  server { listen 127.0.0.1:${P('L4_NGINX_WEB')} backlog=4096; proxy_pass 127.0.0.1:${P('ORIGIN_NGINX')}; }
+}
+`;
+}
+
+/**
+ * The edge with forwards: plain ones to iperf3 and to the HTTP origin (compared with the peers), one capped
+ * on the forward, one to a VM whose cap its connections share, one with a cap it never reaches (the cost of
+ * the cap code), and an HTTP listener whose plain.example.com is uncapped in a config where other proxies
+ * and a VM have rules and caps (the cost of the policy step on an uncapped route).
+ */
+function edgeL4Config() {
+  const cap = Number(process.env.BENCH_CAP_MBPS ?? 200);
+  const o = P('ORIGIN_EDGE');
+  const iperf = P('IPERF');
+  return {
+    listen: { http: P('L4_EDGE_HTTP'), https: P('L4_EDGE_HTTPS'), host: '127.0.0.1' },
+    certs: { dir: join(W, 'edge-certs') },
+    log: { file: null, level: 'warn' },
+    // 127.0.0.2 is loopback too (iperf3 listens on every address): forwards to 127.0.0.1 are not this VM's.
+    vms: [{ name: 'capped', owner: 'bench', ip: '127.0.0.2', bandwidth: { ingressMbps: cap, egressMbps: cap }, access: { allow: ['127.0.0.0/8'] } }],
+    proxies: [
+      { domain: 'plain.example.com', target: '127.0.0.1', targetPort: o, protocol: 'http', ssl: false },
+      { domain: 'capped.example.com', target: '127.0.0.1', targetPort: o, protocol: 'http', ssl: false,
+        access: { allow: ['127.0.0.0/8'], deny: ['127.0.0.66'] }, bandwidth: { egressMbps: cap } },
+      { domain: '*.bench.example.com', owner: 'bench', protocol: 'http', ssl: false },
+    ],
+    forwards: [
+      { port: P('L4_EDGE_IPERF'), target: '127.0.0.1', targetPort: iperf, note: 'iperf3' },
+      { port: P('L4_EDGE_WEB'), target: '127.0.0.1', targetPort: o, note: 'HTTP origin' },
+      { port: P('CAP_FORWARD'), target: '127.0.0.1', targetPort: iperf, bandwidth: { ingressMbps: cap, egressMbps: cap }, note: 'forward cap' },
+      { port: P('CAP_VM'), vm: { owner: 'bench', name: 'capped' }, targetPort: iperf, note: 'VM cap, shared' },
+      { port: P('CAP_HIGH'), target: '127.0.0.1', targetPort: iperf, bandwidth: { ingressMbps: 100000, egressMbps: 100000 }, note: 'cap never reached' },
+    ],
+  };
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'peers') {
   put(join(W, 'origin.conf'), originNginx());
   put(join(W, 'nginx-proxy.conf'), nginxProxy());
   put(join(W, 'haproxy.cfg'), haproxy());
   put(join(W, 'Caddyfile'), caddyfile());
+} else if (cmd === 'l4') {
+  put(join(W, 'haproxy-tcp.cfg'), haproxyTcp());
+  put(join(W, 'nginx-stream.conf'), nginxStream());
+  put(join(W, 'edge-l4.yaml'), toYaml(edgeL4Config()));
 } else if (cmd === 'edge') {
   const { values, positionals } = parseArgs({
     args: rest,
@@ -268,6 +346,6 @@ if (cmd === 'peers') {
   });
   put(positionals[0], positionals[0].endsWith('.json') ? `${JSON.stringify(doc)}\n` : toYaml(doc));
 } else {
-  process.stderr.write('usage: configs.mjs peers | edge FILE [--routes N] [--probe] [--workers K]\n');
+  process.stderr.write('usage: configs.mjs peers | l4 | edge FILE [--routes N] [--probe] [--workers K]\n');
   process.exit(2);
 }

@@ -10,6 +10,7 @@ const meta = JSON.parse(readFileSync(metaFile, 'utf8'));
 const rows = readFileSync(resFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const PROXIES = meta.proxies.split(/\s+/).filter(Boolean);
 const NAMES = { edge: meta.edgeKind === 'cli' ? 'idcs-edge' : 'idcs-edge (STAND-IN)', nginx: 'nginx', haproxy: 'HAProxy', caddy: 'Caddy' };
+const L4_NAMES = { edge: NAMES.edge, haproxy: 'HAProxy (mode tcp)', nginx: 'nginx (stream)' };
 
 // ------------------------------------------------------------------ numbers
 const median = (xs) => {
@@ -150,6 +151,36 @@ if (has('reload')) {
   const failed = runs.reduce((a, r) => a + sockErr(r.data) + non2xx(r.data), 0);
   target('Reload every second under load: 0 failed requests', `${fmt(failed)} failed of ${fmt(runs.reduce((a, r) => a + (r.data.wrk?.requests ?? 0), 0))}`,
     runs.length ? failed === 0 : null);
+}
+const gbps = (d) => (Number.isFinite(d?.bps) ? d.bps / 1e9 : NaN);
+const mbps = (d) => (Number.isFinite(d?.bps) ? d.bps / 1e6 : NaN);
+// Proxy CPU seconds per GB carried (the rate was measured over the iperf3 run, the CPU over the same wall time).
+const cpuPerGb = (d) => (d && d.cpuS !== undefined && d.bps > 0 ? d.cpuS / ((d.bps / 8) * d.wallS / 1e9) : NaN);
+if (has('l4')) {
+  for (const [v, what] of [['up', 'client to VM'], ['down', 'VM to client']]) {
+    const e = med('l4', v, 'edge', gbps).med;
+    const h = med('l4', v, 'haproxy', gbps).med;
+    const n = med('l4', v, 'nginx', gbps).med;
+    target(`TCP forward throughput (${what}) next to HAProxy and nginx stream`, `${fmt(e, 2)} Gbit/s = ${fx(ratio(e, h))} HAProxy, ${fx(ratio(e, n))} nginx`, null,
+      `CPU s per GB ${fx(ratio(med('l4', v, 'edge', cpuPerGb).med, med('l4', v, 'haproxy', cpuPerGb).med))} HAProxy's`, spreadOf('l4', v, gbps, 2));
+  }
+  const e = med('l4', 'connrate', 'edge', rps).med;
+  target('New forwarded TCP connections/s next to HAProxy and nginx stream', `${fmt(e)}/s = ${fx(ratio(e, med('l4', 'connrate', 'haproxy', rps).med))} HAProxy, `
+    + `${fx(ratio(e, med('l4', 'connrate', 'nginx', rps).med))} nginx`, null, 'each one an HTTP request with Connection: close', spreadOf('l4', 'connrate', rps));
+}
+if (has('cap')) {
+  for (const [v, what] of [['forward-ingress', 'forward, client to VM'], ['forward-egress', 'forward, VM to client'], ['vm-egress-2conns', 'VM cap shared by 2 connections']]) {
+    const m = med('cap', v, 'edge', mbps).med;
+    const r = m / meta.capMbps;
+    target(`Capped transfer within 10 % of the cap (${what})`, `${fmt(m, 1)} Mbps for a ${meta.capMbps} Mbps cap (${fx(r)})`, Number.isFinite(r) ? Math.abs(r - 1) <= 0.1 : null,
+      '', spreadOf('cap', v, mbps, 1));
+  }
+  const fwd = ratio(med('cap', 'cost-forward-high', 'edge', gbps).med, med('cap', 'cost-forward-none', 'edge', gbps).med);
+  const cpu = ratio(med('cap', 'cost-forward-high', 'edge', cpuPerGb).med, med('cap', 'cost-forward-none', 'edge', cpuPerGb).med);
+  target('Cost of the cap code on a forward it never slows', `${fx(fwd)} throughput, ${fx(cpu)} CPU per GB of the uncapped forward`, null);
+  const http = ratio(med('cap', 'cost-http-policies', 'edge', rps).med, med('cap', 'cost-http-none', 'edge', rps).med);
+  target('Cost of the policy step on an uncapped HTTP route (rules and caps elsewhere in the config)', `${fx(http)} req/s of a config without any`, null,
+    `${fmt(med('cap', 'cost-http-policies', 'edge', rps).med)} vs ${fmt(med('cap', 'cost-http-none', 'edge', rps).med)} req/s`);
 }
 p('## Targets');
 p();
@@ -312,6 +343,62 @@ if (has('workers')) {
   }
 }
 
+if (has('l4')) {
+  p('### TCP forwards: idcs-edge, HAProxy (mode tcp) and nginx (stream module)');
+  p();
+  p('iperf3 (one stream, on the load core with its server) through a forward, each way; and wrk with `Connection: close` to the HTTP '
+    + 'origin through a forward, so every request is a new forwarded connection. CPU s per GB is the proxy\'s CPU time per gigabyte carried, '
+    + 'comparable whatever the bottleneck: iperf3 client and server share the load core, so proxy CPU % well below 100 means the load side was the limit.');
+  p();
+  const body = [];
+  for (const v of ['up', 'down']) {
+    for (const proxy of ['edge', 'haproxy', 'nginx']) {
+      const x = med('l4', v, proxy, gbps);
+      if (!x.n) continue;
+      body.push([v === 'up' ? 'client → VM' : 'VM → client', L4_NAMES[proxy], fmt(x.med, 2), spread(x, 2),
+        fx(ratio(x.med, med('l4', v, 'haproxy', gbps).med)), fx(ratio(x.med, med('l4', v, 'nginx', gbps).med)),
+        fmt(med('l4', v, proxy, (d) => d.cpuPct).med), fmt(med('l4', v, proxy, cpuPerGb).med, 2),
+        fx(ratio(med('l4', v, proxy, cpuPerGb).med, med('l4', v, 'haproxy', cpuPerGb).med)), fmt(med('l4', v, proxy, (d) => d.loadCorePct).med)]);
+    }
+  }
+  table(['Direction', 'Forwarder', 'Gbit/s', 'spread', '× HAProxy', '× nginx', 'proxy CPU %', 'CPU s / GB', 'CPU × HAProxy', 'load core %'], body);
+  const conn = [];
+  for (const proxy of ['edge', 'haproxy', 'nginx']) {
+    const x = med('l4', 'connrate', proxy, rps);
+    if (!x.n) continue;
+    conn.push([L4_NAMES[proxy], fmt(x.med), spread(x), fx(ratio(x.med, med('l4', 'connrate', 'haproxy', rps).med)), fx(ratio(x.med, med('l4', 'connrate', 'nginx', rps).med)),
+      fmt(med('l4', 'connrate', proxy, p99).med, 2), fmt(med('l4', 'connrate', proxy, (d) => d.cpuPct).med), fmt(med('l4', 'connrate', proxy, cpuPerReq).med, 1),
+      `${fmt(med('l4', 'connrate', proxy, sockErr).med)} / ${fmt(med('l4', 'connrate', proxy, non2xx).med)}`]);
+  }
+  table(['Forwarder', 'connections/s', 'spread', '× HAProxy', '× nginx', 'p99 ms', 'proxy CPU %', 'CPU µs / conn', 'socket errors / non-2xx'], conn);
+}
+
+if (has('cap')) {
+  p(`### Bandwidth caps (idcs-edge, ${meta.capMbps} Mbps)`);
+  p();
+  p('iperf3 through a forward with a cap of its own (each way), and two connections at once to a VM whose cap they share; then the cost of '
+    + 'the cap code: a forward with a cap it never reaches (100 Gbit/s) against the same forward without one, and HTTP keep-alive to an '
+    + 'uncapped route of a config where other proxies and a VM have access rules and caps, against the main edge whose config has none.');
+  p();
+  const body = [];
+  for (const [v, what] of [['forward-ingress', 'forward cap, client → VM'], ['forward-egress', 'forward cap, VM → client'], ['vm-egress-2conns', 'VM cap, 2 connections, VM → client']]) {
+    const x = med('cap', v, 'edge', mbps);
+    if (!x.n) continue;
+    body.push([what, fmt(x.med, 1), spread(x, 1), fx(x.med / meta.capMbps), fmt(med('cap', v, 'edge', (d) => d.cpuPct).med)]);
+  }
+  table(['Transfer', 'Mbps', 'spread', '× cap', 'proxy CPU %'], body);
+  const cost = [];
+  for (const [v, what] of [['cost-forward-none', 'forward without a cap'], ['cost-forward-high', 'forward with a cap never reached']]) {
+    const x = med('cap', v, 'edge', gbps);
+    if (x.n) cost.push([what, `${fmt(x.med, 2)} Gbit/s`, spread(x, 2), fmt(med('cap', v, 'edge', (d) => d.cpuPct).med), `${fmt(med('cap', v, 'edge', cpuPerGb).med, 2)} CPU s / GB`]);
+  }
+  for (const [v, what] of [['cost-http-none', 'HTTP, config without rules or caps'], ['cost-http-policies', 'HTTP, uncapped route, rules and caps elsewhere']]) {
+    const x = med('cap', v, 'edge', rps);
+    if (x.n) cost.push([what, `${fmt(x.med)} req/s`, spread(x), fmt(med('cap', v, 'edge', (d) => d.cpuPct).med), `${fmt(med('cap', v, 'edge', cpuPerReq).med, 1)} CPU µs / req`]);
+  }
+  table(['Path', 'rate', 'spread', 'proxy CPU %', 'cost'], cost);
+}
+
 if (has('profile')) {
   p('## Where idcs-edge spends its time (`node --cpu-prof`)');
   p();
@@ -341,6 +428,6 @@ table(['', ''], [
   ['Pinning', `proxy under test on CPU ${meta.proxyCpu}; wrk, WebSocket client and origins on CPU ${meta.loadCpu}`],
   ['HTTPS client', meta.sniMode === 'namespace' ? 'https://bench.example.com (SNI and Host bench.example.com; name mapped to 127.0.0.1 in a private mount namespace)' : 'https://127.0.0.1 with Host: bench.example.com (SNI 127.0.0.1)'],
   ['fd limit', fmt(meta.fdLimit)],
-  ['node (edge)', v.node], ['http-proxy-3', v['http-proxy-3']], ['nginx', v.nginx], ['HAProxy', v.haproxy], ['Caddy', v.caddy], ['wrk', v.wrk], ['OpenSSL', v.openssl],
+  ['node (edge)', v.node], ['http-proxy-3', v['http-proxy-3']], ['nginx', v.nginx], ['HAProxy', v.haproxy], ['Caddy', v.caddy], ['wrk', v.wrk], ['iperf3', v.iperf3 ?? '-'], ['OpenSSL', v.openssl],
 ]);
 process.stdout.write(`${out.join('\n')}\n`);

@@ -18,7 +18,8 @@ export type CsvColumn = (typeof CSV_COLUMNS)[number];
  */
 export interface CsvIssue {
   readonly line: number | null;
-  readonly column: CsvColumn | null;
+  /** A column of the file (proxies: CSV_COLUMNS; forwards: FORWARD_CSV_COLUMNS). */
+  readonly column: string | null;
   readonly message: string;
   readonly path?: string;
 }
@@ -48,7 +49,8 @@ export const COLUMN_OF: Readonly<Record<string, CsvColumn>> = {
 
 const BOOLEANS: Readonly<Record<string, boolean>> = { true: true, yes: true, 1: true, false: false, no: false, 0: false };
 
-function parseRecords(text: string): Array<{ line: number; fields: string[] }> {
+/** The records of a CSV, each with the line of the file it starts on, fields trimmed; CsvError if it is not CSV. */
+export function parseRecords(text: string): Array<{ line: number; fields: string[] }> {
   let records: Array<{ record: string[]; info: { lines: number; empty_lines: number } }>;
   try {
     records = parse(text, { info: true, bom: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;

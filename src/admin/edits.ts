@@ -4,6 +4,7 @@
  * owner/name, compared as the config compares them (case and a trailing dot ignored).
  */
 import { domain as domainSchema } from '../config/schema.ts';
+import { parsePortRange, portText } from '../l4/config.ts';
 import { ConfigError, EdgeError, ErrorCodes } from '../errors.ts';
 import type { Edit } from '../config/update.ts';
 import { COLUMN_OF, CsvError, type CsvIssue, type CsvRow } from './csv.ts';
@@ -21,8 +22,16 @@ const normalName = (s: unknown) => String(s ?? '').trim().toLowerCase();
 
 export const proxyKey = (p: Item) => normalDomain(p.domain);
 export const vmKey = (v: Item) => `${normalName(v.owner)}/${normalName(v.name)}`;
+/** `tcp/10022`, `udp/2000-2009`: a forward is known by its protocol and ports (`"2000 - 2009"` and `2000-2009` are one). */
+export const forwardKey = (f: Item) => {
+  const r = parsePortRange(f.port);
+  return `${normalName(f.protocol ?? 'tcp')}/${typeof r === 'string' ? String(f.port ?? '').trim() : portText(r)}`;
+};
 
-const listOf = (doc: Doc, list: 'proxies' | 'vms'): Item[] => (Array.isArray(doc[list]) ? doc[list] as Item[] : []);
+export type ListName = 'proxies' | 'vms' | 'forwards';
+const KEY_OF: Readonly<Record<ListName, (i: Item) => string>> = { proxies: proxyKey, vms: vmKey, forwards: forwardKey };
+
+const listOf = (doc: Doc, list: ListName): Item[] => (Array.isArray(doc[list]) ? doc[list] as Item[] : []);
 
 function badRequest(message: string): EdgeError {
   return new EdgeError(ErrorCodes.ADMIN_BAD_REQUEST, message);
@@ -35,14 +44,14 @@ export function objectBody(body: unknown, what: string): Item {
 }
 
 /** Finds an item of `list` by key; null when there is none. */
-export function findItem(doc: Doc, list: 'proxies' | 'vms', key: string): Item | null {
-  const keyOf = list === 'proxies' ? proxyKey : vmKey;
+export function findItem(doc: Doc, list: ListName, key: string): Item | null {
+  const keyOf = KEY_OF[list];
   return listOf(doc, list).find((i) => typeof i === 'object' && i !== null && keyOf(i) === key) ?? null;
 }
 
 /** Creates or replaces the item with `key` (in place, so the file keeps its order); `created` says which. */
-export function putItem(list: 'proxies' | 'vms', key: string, item: Item): Edit<{ created: boolean }> {
-  const keyOf = list === 'proxies' ? proxyKey : vmKey;
+export function putItem(list: ListName, key: string, item: Item): Edit<{ created: boolean }> {
+  const keyOf = KEY_OF[list];
   return (doc) => {
     const items = [...listOf(doc, list)];
     const i = items.findIndex((x) => typeof x === 'object' && x !== null && keyOf(x) === key);
@@ -53,8 +62,8 @@ export function putItem(list: 'proxies' | 'vms', key: string, item: Item): Edit<
 }
 
 /** Removes the item with `key`; 404 when there is none. */
-export function deleteItem(list: 'proxies' | 'vms', key: string, what: string): Edit<null> {
-  const keyOf = list === 'proxies' ? proxyKey : vmKey;
+export function deleteItem(list: ListName, key: string, what: string): Edit<null> {
+  const keyOf = KEY_OF[list];
   return (doc) => {
     const items = listOf(doc, list);
     const kept = items.filter((x) => !(typeof x === 'object' && x !== null && keyOf(x) === key));
@@ -93,39 +102,47 @@ export interface ImportDetail {
 }
 
 /**
- * Imports CSV rows: a row whose domain is proxied already replaces that proxy in place, the others are
- * added at the end; proxies not in the CSV stay. A refusal of the resulting config is told by CSV line
- * and column where it concerns a row.
+ * Imports CSV rows into `list`: a row whose key is there already replaces that item in place, the others
+ * are added at the end; items not in the CSV stay. A refusal of the resulting config is told by CSV line
+ * and column (`columnOf` a config key) where it concerns a row.
  */
-export function importRows(rows: readonly CsvRow[]): Edit<ImportDetail> {
+export function importItems(list: ListName, rows: ReadonlyArray<{ readonly line: number; readonly item: Item }>,
+  columnOf: Readonly<Record<string, string>>): Edit<ImportDetail> {
+  const keyOf = KEY_OF[list];
+  const pathRe = new RegExp(`^${list}\\[(\\d+)\\](?:\\.(\\w+))?`);
   return (doc) => {
-    const items = [...listOf(doc, 'proxies')];
-    const at = new Map(items.map((p, i) => [typeof p === 'object' && p !== null ? proxyKey(p) : '', i]));
+    const items = [...listOf(doc, list)];
+    const at = new Map(items.map((p, i) => [typeof p === 'object' && p !== null ? keyOf(p) : '', i]));
     const lineOf = new Map<number, number>();
     let replaced = 0;
     for (const row of rows) {
-      const i = at.get(proxyKey(row.proxy));
+      const i = at.get(keyOf(row.item));
       if (i !== undefined) {
-        items[i] = row.proxy;
+        items[i] = row.item;
         replaced++;
         lineOf.set(i, row.line);
       } else {
         lineOf.set(items.length, row.line);
-        items.push(row.proxy);
+        items.push(row.item);
       }
     }
     return {
-      next: { ...doc, proxies: items },
+      next: { ...doc, [list]: items },
       detail: { rows: rows.length, added: rows.length - replaced, replaced },
       explain(refusal: ConfigError) {
         const issues = refusal.issues.map((i): CsvIssue => {
-          const m = /^proxies\[(\d+)\](?:\.(\w+))?/.exec(i.path);
+          const m = pathRe.exec(i.path);
           const line = m ? lineOf.get(Number(m[1])) : undefined;
           if (line === undefined) return { line: null, column: null, path: i.path, message: i.message };
-          return { line, column: COLUMN_OF[m![2] ?? ''] ?? null, message: i.message };
+          return { line, column: columnOf[m![2] ?? ''] ?? null, message: i.message };
         });
         return new CsvError(issues);
       },
     };
   };
+}
+
+/** Imports proxy rows (a row whose domain is proxied already replaces that proxy). */
+export function importRows(rows: readonly CsvRow[]): Edit<ImportDetail> {
+  return importItems('proxies', rows.map((r) => ({ line: r.line, item: r.proxy })), COLUMN_OF);
 }

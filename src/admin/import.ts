@@ -1,5 +1,5 @@
 /**
- * `idcs-edge import proxies FILE.csv`: through the running edge's admin API when one answers at
+ * `idcs-edge import proxies|forwards FILE.csv`: through the running edge's admin API when one answers at
  * admin.listen (so the import is applied, and written, by the edge), else by editing the config file
  * directly with the same validation and the same all-or-nothing rule (a running edge without the API then
  * picks the change up through its file watcher).
@@ -13,7 +13,8 @@ import { ConfigError, EdgeError, ErrorCodes, type ConfigIssue, type ErrorCode } 
 import { adminClient } from './client.ts';
 import { parseAdminListen, tokenFileOf } from './config.ts';
 import { CsvError, parseProxyCsv, type CsvIssue } from './csv.ts';
-import { importRows, type ImportDetail } from './edits.ts';
+import { FORWARD_COLUMN_OF, parseForwardCsv } from './csv-forwards.ts';
+import { importItems, importRows, type ImportDetail } from './edits.ts';
 import { addressText } from './guard.ts';
 import { readAdminToken } from './token.ts';
 
@@ -24,8 +25,17 @@ export type ImportOutcome =
 const refused = (e: EdgeError): ImportOutcome => ({ ok: false, code: e.code, message: e.message,
   issues: e instanceof CsvError || e instanceof ConfigError ? e.issues : [] });
 
-/** Imports `csvFile` into the edge of `configFile`; refusals (a bad row, an invalid config) resolve, other failures throw. */
-export async function importProxies(configFile: string, csvFile: string, opts: { dryRun: boolean }): Promise<ImportOutcome> {
+export type ImportKind = 'proxies' | 'forwards';
+
+/** The CSV of `kind` read into the edit that imports it (the same as the admin API's). */
+const editOf = (kind: ImportKind, text: string) => (kind === 'proxies' ? importRows(parseProxyCsv(text))
+  : importItems('forwards', parseForwardCsv(text), FORWARD_COLUMN_OF));
+
+/**
+ * Imports `csvFile` (proxies or forwards) into the edge of `configFile`; refusals (a bad row, an invalid
+ * config) resolve, other failures throw.
+ */
+export async function importCsv(kind: ImportKind, configFile: string, csvFile: string, opts: { dryRun: boolean }): Promise<ImportOutcome> {
   let text: string;
   try {
     text = readFileSync(csvFile, 'utf8');
@@ -37,7 +47,7 @@ export async function importProxies(configFile: string, csvFile: string, opts: {
   const client = at && (at.kind === 'unix' || at.port !== 0) ? adminClient(at, null) : null;
   if (at && client && await client.alive()) {
     const token = readAdminToken(tokenFileOf(config.admin!, configFile));
-    const r = await adminClient(at, token).request('POST', `/api/v1/import/proxies${opts.dryRun ? '?dryRun=1' : ''}`, { type: 'text/csv', data: text });
+    const r = await adminClient(at, token).request('POST', `/api/v1/import/${kind}${opts.dryRun ? '?dryRun=1' : ''}`, { type: 'text/csv', data: text });
     const body = r.body as { error?: { code: string; message: string; issues?: Array<CsvIssue | ConfigIssue> }; import?: ImportDetail };
     if (body.error) {
       const issues = body.error.issues ?? [];
@@ -47,9 +57,9 @@ export async function importProxies(configFile: string, csvFile: string, opts: {
     return { ok: true, via: 'api', where: addressText(at), dryRun: opts.dryRun, detail: body.import! };
   }
   try {
-    const rows = parseProxyCsv(text);
+    const edit = editOf(kind, text);
     const updater = createConfigUpdater({ file: openConfigFile(configFile), target: null, now: () => systemClock.now() });
-    const o = await updater.update(importRows(rows), { dryRun: opts.dryRun });
+    const o = await updater.update(edit, { dryRun: opts.dryRun });
     return { ok: true, via: 'file', where: configFile, dryRun: opts.dryRun, detail: o.detail };
   } catch (err) {
     if (err instanceof CsvError || (err instanceof ConfigError && err.code === ErrorCodes.CONFIG_INVALID)) return refused(err);

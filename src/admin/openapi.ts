@@ -5,11 +5,13 @@
  */
 import { z } from 'zod';
 import { configSchema, proxySchema, vmSchema } from '../config/schema.ts';
+import { forwardSchema } from '../l4/config.ts';
 import { ErrorCodes } from '../errors.ts';
 import { CSV_COLUMNS } from './csv.ts';
+import { FORWARD_CSV_COLUMNS } from './csv-forwards.ts';
 
 const issue = z.object({ path: z.string(), message: z.string() });
-const csvIssue = z.object({ line: z.number().int().nullable(), column: z.enum(CSV_COLUMNS).nullable(), message: z.string(), path: z.string().optional() });
+const csvIssue = z.object({ line: z.number().int().nullable(), column: z.enum([...new Set([...CSV_COLUMNS, ...FORWARD_CSV_COLUMNS])] as [string, ...string[]]).nullable(), message: z.string(), path: z.string().optional() });
 
 const applyResult = z.object({
   ok: z.boolean(),
@@ -98,6 +100,16 @@ const write = (summary: string, params: object[], body: string | null, created =
   },
 });
 
+/** A CSV import: all rows or none, `?dryRun=1` validates only. */
+const importOf = (what: string, format: string) => ({
+  post: {
+    summary: `Import ${what} from CSV: all rows or none`,
+    parameters: [{ name: 'dryRun', in: 'query', required: false, description: '1: validate only', schema: { type: 'string', enum: ['0', '1', 'true', 'false'] } }, ifMatch],
+    requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string', description: format } } } },
+    responses: { 200: { description: 'imported (or, with dryRun, valid)', headers: etag, ...json('ImportResult') }, ...errors(400, 401, 403, 409, 412, 413, 415, 503) },
+  },
+});
+
 /** The whole OpenAPI document; `version` is the edge's. */
 export function openApiDocument(version: string): Record<string, unknown> {
   const domain = param('domain', 'The proxy\'s domain; a wildcard URL-encoded (%2A.user1.example.com)');
@@ -105,6 +117,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
   const query = (name: string, description: string, schema: object) => ({ name, in: 'query', required: false, description, schema });
   const trafficParams = [query('vm', 'owner/name (give vm or proxy)', { type: 'string' }), query('proxy', 'a proxy\'s domain', { type: 'string' }),
     query('range', 'default 24h', { type: 'string', enum: ['24h', '30d', 'month'] })];
+  const forward = [param('protocol', 'tcp or udp'), param('port', 'The forward\'s port, or its range as in the config (2000-2009)')];
   return {
     openapi: '3.1.0',
     info: { title: 'idcs-edge admin API', version, description: 'Change the edge\'s proxy rules and VM inventory; see README.md "Admin API".' },
@@ -130,14 +143,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Renew now, ignoring the renewal rule and the backoff', parameters: [param('name', 'The certificate name (a proxy domain, or a template VM\'s name)')],
           responses: { 200: { description: 'renewed: the new expiry', ...json('Renewed') }, ...errors(401, 403, 404, 409, 502, 503) } },
       },
-      '/api/v1/import/proxies': {
-        post: {
-          summary: 'Import proxies from CSV: all rows or none',
-          parameters: [{ name: 'dryRun', in: 'query', required: false, description: '1: validate only', schema: { type: 'string', enum: ['0', '1', 'true', 'false'] } }, ifMatch],
-          requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string', description: `header ${CSV_COLUMNS.join(',')}` } } } },
-          responses: { 200: { description: 'imported (or, with dryRun, valid)', headers: etag, ...json('ImportResult') }, ...errors(400, 401, 403, 409, 412, 413, 415, 503) },
-        },
+      '/api/v1/import/proxies': importOf('proxies', `header ${CSV_COLUMNS.join(',')}`),
+      '/api/v1/forwards': { get: read('Every port forward as in the config', 'ForwardList') },
+      '/api/v1/forwards/{protocol}/{port}': {
+        get: read('One port forward', 'Forward', forward),
+        put: write('Create or replace a port forward', forward, 'Forward', true),
+        delete: write('Remove a port forward', forward, null),
       },
+      '/api/v1/import/forwards': importOf('port forwards', `rows of ${FORWARD_CSV_COLUMNS.join(',')} (the header line is optional), e.g. tcp,8080,10.0.0.5,80,Web`),
       '/api/v1/status': { get: read('Version, listeners, counts, last apply result', 'Status') },
       '/metrics': { get: { summary: 'Prometheus metrics of the whole edge (README "Metrics")',
         responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors(401, 403) } } },
@@ -160,6 +173,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The token in admin.tokenFile' } },
       schemas: {
         Config: schemaOf(configSchema), Proxy: schemaOf(proxySchema), Vm: schemaOf(vmSchema), ProxyView: schemaOf(proxyView),
+        Forward: schemaOf(forwardSchema), ForwardList: schemaOf(z.object({ forwards: z.array(forwardSchema) })),
         ProxyList: schemaOf(z.object({ proxies: z.array(proxyView) })), VmList: schemaOf(z.object({ vms: z.array(vmSchema) })),
         CertList: schemaOf(z.object({ certificates: z.array(certView) })), Renewed: schemaOf(renewed), Status: schemaOf(status),
         ApplyResult: schemaOf(applyResult), ImportResult: schemaOf(importResult), Error: schemaOf(errorBody),

@@ -11,33 +11,38 @@ import { deleteItem, findItem, importRows, normalDomain, proxyBody, proxyKey, pu
 import type { AdminContext } from './server.ts';
 import { proxyStatusOf, proxyStatuses } from './views.ts';
 
-type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string> }>;
+export type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string> }>;
 
 /** The request's body, when its Content-Type is `type`; 415 otherwise. */
-function bodyOf(req: Req, type: 'application/json' | 'text/csv'): unknown {
+export function bodyOf(req: Req, type: 'application/json' | 'text/csv'): unknown {
   const got = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (got !== type) throw new EdgeError(ErrorCodes.ADMIN_MEDIA_TYPE, `expected Content-Type: ${type}${got ? `, not ${got}` : ''}`);
   return req.body;
 }
 
-const ifMatch = (req: Req) => (typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined);
+export const ifMatch = (req: Req) => (typeof req.headers['if-match'] === 'string' ? req.headers['if-match'] : undefined);
 
 /** A write's answer: the apply result (what changed) and the new document's ETag; 201 when it created something. */
-function sendWrite(reply: FastifyReply, o: UpdateOutcome<unknown>, created = false, extra: Record<string, unknown> = {}): FastifyReply {
+export function sendWrite(reply: FastifyReply, o: UpdateOutcome<unknown>, created = false, extra: Record<string, unknown> = {}): FastifyReply {
   return reply.header('etag', o.etag).code(created ? 201 : 200).send({ ...(o.result ?? { ok: true }), ...extra });
 }
 
 const vmId = (p: Record<string, string>) => `${p.owner!.trim().toLowerCase()}/${p.name!.trim().toLowerCase()}`;
 
+/** The document on disk, and its ETag set on the reply. */
+export function readDocument(ctx: AdminContext, reply: FastifyReply): Record<string, unknown> {
+  const d = ctx.file.read();
+  reply.header('etag', d.etag);
+  return (typeof d.value === 'object' && d.value !== null ? d.value : {}) as Record<string, unknown>;
+}
+
+/** `?dryRun=1` (or true, yes): validate only. */
+export const dryRunOf = (req: Req) => ['1', 'true', 'yes'].includes(String(req.query.dryRun ?? '').toLowerCase());
+
 /** Registers the document routes on `app`: reads from the file on disk, writes through ctx.updater. */
 export function registerConfigRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { file, updater } = ctx;
-  /** The document on disk, and its ETag set on the reply. */
-  const read = (reply: FastifyReply) => {
-    const d = file.read();
-    reply.header('etag', d.etag);
-    return (typeof d.value === 'object' && d.value !== null ? d.value : {}) as Record<string, unknown>;
-  };
+  const { updater } = ctx;
+  const read = (reply: FastifyReply) => readDocument(ctx, reply);
   const notFound = (what: string) => new EdgeError(ErrorCodes.ADMIN_NOT_FOUND, `no ${what} in the config`);
   const withStatus = async (proxies: unknown[]) => {
     const statuses = await proxyStatuses(ctx.applier.current(), ctx.store);
@@ -83,7 +88,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: AdminContext): v
     sendWrite(reply, await updater.update(replaceDocument(bodyOf(req, 'application/json')), { ifMatch: ifMatch(req) })));
 
   app.post('/api/v1/import/proxies', async (req: Req, reply) => {
-    const dryRun = ['1', 'true', 'yes'].includes(String(req.query.dryRun ?? '').toLowerCase());
+    const dryRun = dryRunOf(req);
     const body = bodyOf(req, 'text/csv');
     const rows = parseProxyCsv(typeof body === 'string' ? body : '');
     const o = await updater.update(importRows(rows), { ifMatch: ifMatch(req), dryRun });

@@ -25,6 +25,7 @@ import { registerDashboard } from './dashboard.ts';
 import { addressText, createGuard } from './guard.ts';
 import { registerConfigRoutes } from './routes-config.ts';
 import { registerObserveRoutes } from './routes-observe.ts';
+import { registerForwardRoutes } from './routes-forwards.ts';
 import { registerStateRoutes } from './routes-state.ts';
 import { createSessions } from './session.ts';
 import { bearerMatches, ensureAdminToken } from './token.ts';
@@ -169,6 +170,7 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
   const ctx: AdminContext = { ...deps, settings, address: () => url,
     updater: createConfigUpdater({ file: deps.file, target: deps.applier, now: () => deps.clock.now() }) };
   registerConfigRoutes(app, ctx);
+  registerForwardRoutes(app, ctx);
   registerStateRoutes(app, ctx);
   registerObserveRoutes(app, ctx);
   registerDashboard(app, { token, sessions, log });

@@ -19,12 +19,15 @@ import type { EdgeConfig } from '../config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from '../config/watch.ts';
 import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
+import { createForwardsPart } from '../l4/forwards.ts';
 import { createLogger } from '../log.ts';
 import { groupObservability } from '../metrics/observer.ts';
+import { observeForwards } from '../metrics/forwards.ts';
 import { createMetrics } from '../metrics/registry.ts';
 import { runUntilStopped, STOP_MARGIN_MS } from '../signals.ts';
 import { openTrafficStore } from '../stats/traffic.ts';
 import { storageFor } from '../storage/open.ts';
+import { createPolicyPart } from '../policy/policies.ts';
 import { localCa } from '../tls/local-ca.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
@@ -64,7 +67,12 @@ export async function runPrimary(configFile: string): Promise<number> {
     },
     onTraffic: (deltas) => traffic.add(deltas),
   });
-  const applier = createApplier({ parts: [control, alerts, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log,
+  // The primary serves the port forwards: one process, so a UDP client's datagrams all reach one session
+  // (node:cluster would spread them over the workers) and a forward's caps and counts are exact.
+  const policies = createPolicyPart();
+  const forwards = createForwardsPart({ log, policies, observer: observeForwards(metrics, traffic) });
+  metrics.addSources({ forwardsOpen: () => forwards.openByForward() });
+  const applier = createApplier({ parts: [control, alerts, policies, forwards, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log,
     onResult: (r, outcome) => metrics.countApply(r.source, outcome) });
   metrics.addSources({ certificates: () => certificateExpiries(applier.current(), store, clock.now()) });
   // The primary serves the admin API: its writes go through this applier, two-phase across the workers.
@@ -90,6 +98,7 @@ export async function runPrimary(configFile: string): Promise<number> {
     async drain() {
       watcher?.close();
       await admin?.close();
+      await forwards.close(0);
       await group.stop((applier.current() ?? first).shutdown.graceMs);
       await control.close();
       alerts.close();
@@ -104,6 +113,7 @@ export async function runPrimary(configFile: string): Promise<number> {
   const result = await applier.apply({ config: first }, 'start');
   if (!result.ok) {
     await admin?.close();
+    await forwards.close(0);
     await group.stop(0);
     traffic.close();
     await logs.close();

@@ -11,6 +11,7 @@ import { createLogger, silentLogger, type LogHandle } from '../log.ts';
 import { startEdge, type Edge } from '../main.ts';
 import { runUntilStopped, STOP_MARGIN_MS } from '../signals.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
+import { workerCount } from './primary.ts';
 
 const TRAFFIC_EVERY_MS = 5000;
 
@@ -67,7 +68,9 @@ export async function runWorker(): Promise<number> {
     if (m.type === 'reopen') { logs?.reopen(); return; }
     if (m.type === 'start') {
       logs = createLogger({ level: m.config.log.level, file: m.config.log.file });
-      starting = startEdge({ config: m.config, worker: true, log: logs.log, requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
+      // The workers share each HTTP bandwidth cap: each enforces its part of it.
+      starting = startEdge({ config: m.config, worker: true, log: logs.log, capShare: 1 / workerCount(m.config),
+        requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
       edge = await starting;
       const started = edge;
       trafficTimer = setInterval(() => { void sendTraffic(started); }, TRAFFIC_EVERY_MS);

@@ -8,7 +8,12 @@ import { z } from 'zod';
 import { acmeConfigSchema, acmeRequirementIssues } from '../acme/config.ts';
 import { adminConfigSchema, adminIssues } from '../admin/config.ts';
 import { alertsConfigSchema } from '../alerts/config.ts';
+import { forwardIssues, forwardSchema } from '../l4/config.ts';
+import { parseCidrOrNull } from '../policy/cidr.ts';
+import { accessSchema, authSchema, bandwidthSchema } from '../policy/config.ts';
 import { isValidHostname } from '../routing/host.ts';
+
+export { parseCidrOrNull };
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -51,18 +56,6 @@ const target = z.string({ error: 'expected the VM address: an IP such as 10.0.0.
 
 const cidr = z.string().refine((s) => parseCidrOrNull(s) !== null, { error: 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128' });
 
-/** Parses "10.0.0.0/8", "::1" or "192.168.1.5" into a normalised form; null when it is not one. */
-export function parseCidrOrNull(s: string): { address: string; prefix: number; family: 4 | 6 } | null {
-  const [addr, bits, extra] = s.trim().split('/');
-  if (extra !== undefined || !addr) return null;
-  const fam = isIP(addr);
-  if (fam === 0) return null;
-  const max = fam === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) return null;
-  return { address: addr, prefix, family: fam as 4 | 6 };
-}
-
 const vmName = z.string({ error: 'expected the VM name' }).trim().min(1, { error: 'expected a non-empty VM name' })
   .transform((s) => s.toLowerCase());
 
@@ -73,6 +66,10 @@ export const vmSchema = z.strictObject({
   ip: target,
   port: port('VM').optional(),
   note: z.string().optional(),
+  /** Applies to everything that reaches this VM through the edge: proxies and forwards. */
+  access: accessSchema.optional(),
+  /** Shared by every connection to this VM through the edge. */
+  bandwidth: bandwidthSchema.optional(),
 });
 
 export const upstreamTlsSchema = z.strictObject({
@@ -105,6 +102,9 @@ export const proxySchema = z.strictObject({
     z.string({ error: 'expected the path of an HTML file' }).min(1, { error: 'expected the path of an HTML file' }),
   ).optional(),
   enabled: z.boolean({ error: 'expected true or false' }).default(true),
+  access: accessSchema.optional(),
+  auth: authSchema.optional(),
+  bandwidth: bandwidthSchema.optional(),
 }).superRefine((p, ctx) => {
   const wildcard = p.domain.startsWith('*.');
   if (p.target !== undefined && p.owner !== undefined) {
@@ -214,8 +214,10 @@ export const configSchema = z.strictObject({
   alerts: alertsConfigSchema.optional(),
   vms: z.array(vmSchema).default([]),
   proxies: z.array(proxySchema).default([]),
+  /** TCP/UDP port forwards (see src/l4/config.ts). */
+  forwards: z.array(forwardSchema).default([]),
 }).superRefine((c, ctx) => {
-  for (const issue of [...acmeRequirementIssues(c.acme, c.proxies, c.certs.dir), ...adminIssues(c.admin, c.listen)]) {
+  for (const issue of [...acmeRequirementIssues(c.acme, c.proxies, c.certs.dir), ...adminIssues(c.admin, c.listen), ...forwardIssues(c.forwards, c)]) {
     ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   }
   const seenDomain = new Map<string, number>();
@@ -245,4 +247,5 @@ export const configSchema = z.strictObject({
 export type EdgeConfig = z.output<typeof configSchema>;
 export type ProxyRule = EdgeConfig['proxies'][number];
 export type VmEntry = EdgeConfig['vms'][number];
+export type ForwardEntry = EdgeConfig['forwards'][number];
 export type CertSource = (typeof certSources)[number];

@@ -19,6 +19,8 @@ export interface MetricSources {
   connectionsOpen?(): MaybePromise<Readonly<Record<string, number>>>;
   webSocketsOpen?(): ReadonlyMap<string, number>;
   certificates?(): MaybePromise<ReadonlyArray<{ readonly name: string; readonly source: string; readonly notAfter: string }>>;
+  /** Open forward connections (TCP) and sessions (UDP) by forward id (`tcp/10022`). */
+  forwardsOpen?(): Readonly<Record<string, number>>;
 }
 
 export interface EdgeMetrics {
@@ -35,6 +37,11 @@ export interface EdgeMetrics {
   countRenewals(results: ReadonlyArray<{ readonly name: string; readonly action: string }>): void;
   /** Counts one config apply (result `applied`, `refused` or `aborted`). */
   countApply(source: string, result: 'applied' | 'refused' | 'aborted'): void;
+  /** Port forwards (metrics/forwards.ts feeds them): `forward` is its id (`tcp/10022`, `udp/2000-2009`). */
+  readonly forwardConnections: Counter<'forward' | 'vm'>;
+  readonly forwardSessions: Counter<'forward' | 'vm'>;
+  readonly forwardBytes: Counter<'forward' | 'vm' | 'direction'>;
+  readonly forwardRefused: Counter<'forward' | 'reason'>;
   /** Adds scrape-time sources (the composition root wires each owner in). */
   addSources(s: MetricSources): void;
   /** This process's metrics, for a primary to sum with its workers'. */
@@ -64,6 +71,20 @@ export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
     labelNames: ['name', 'result'] as const, registers });
   const applies = new Counter({ name: 'idcs_edge_config_applies_total', help: 'Config applies, by source and result (applied, refused, aborted).',
     labelNames: ['source', 'result'] as const, registers });
+  const forwardConnections = new Counter({ name: 'idcs_edge_forward_connections_total', help: 'TCP connections accepted by port forwards.',
+    labelNames: ['forward', 'vm'] as const, registers });
+  const forwardSessions = new Counter({ name: 'idcs_edge_forward_sessions_total', help: 'UDP sessions (client address and port) begun by port forwards.',
+    labelNames: ['forward', 'vm'] as const, registers });
+  const forwardBytes = new Counter({ name: 'idcs_edge_forward_bytes_total', help: 'Bytes carried by port forwards: in from clients, out to clients.',
+    labelNames: ['forward', 'vm', 'direction'] as const, registers });
+  const forwardRefused = new Counter({ name: 'idcs_edge_forward_refused_total',
+    help: 'Sources refused by port forwards: access rules, the UDP session bound, datagrams over a bandwidth cap.',
+    labelNames: ['forward', 'reason'] as const, registers });
+  new Gauge({ name: 'idcs_edge_forward_open', help: 'Open forward connections (TCP) and sessions (UDP), by forward.', labelNames: ['forward'] as const, registers,
+    collect() {
+      this.reset();
+      for (const s of sources) for (const [forward, n] of Object.entries(s.forwardsOpen?.() ?? {})) this.inc({ forward }, n);
+    } });
   new Gauge({ name: 'idcs_edge_connections_open', help: 'Client connections open, by listener.', labelNames: ['listener'] as const, registers,
     async collect() {
       const all = await Promise.all(sources.map((s) => s.connectionsOpen?.() ?? {}));
@@ -87,6 +108,7 @@ export function createMetrics(opts: { processMetrics: boolean }): EdgeMetrics {
   const handshakeFailed = tlsHandshakes.labels({ result: 'failed' });
   return {
     registry, tallies, upstreamErrors, tlsHandshakes, renewals, applies,
+    forwardConnections, forwardSessions, forwardBytes, forwardRefused,
     countHandshake: (ok) => (ok ? handshakeOk : handshakeFailed).inc(),
     countRenewals(results) {
       for (const r of results) if (r.action === 'renewed' || r.action === 'failed') renewals.labels({ name: r.name, result: r.action }).inc();

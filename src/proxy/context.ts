@@ -6,6 +6,8 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Failure } from '../errors.ts';
+import type { Policies } from '../policy/policies.ts';
+import type { Caps } from '../policy/throttle.ts';
 import type { Match, RouteTable, Route } from '../routing/table.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import type { PageDetail } from './pages.ts';
@@ -14,6 +16,8 @@ import type { PageDetail } from './pages.ts';
 export interface LiveState {
   readonly table: RouteTable;
   readonly trusted: TrustedProxies;
+  /** Access rules, basic auth and bandwidth caps of the same config as the table. */
+  readonly policies: Policies;
   /** Port that HTTPS redirects point to; 0 when HTTPS is off (no redirects then). */
   readonly httpsPort: number;
   readonly pages: {
@@ -44,6 +48,8 @@ export interface RequestContext {
   /** The normalised Host ('' until routed, or when there is none). */
   host: string;
   match: Match | null;
+  /** The bandwidth caps of the route and its VM, once routed (null: uncapped). */
+  caps: Caps | null;
   /** Upgrades: the bytes node:http read past the handshake, handed to the VM with it. */
   upgradeHead: Buffer | null;
   /** The request to the VM, once sent (destroyed when the client goes away). */

@@ -4,12 +4,9 @@
  * otherwise they are dropped and replaced, never appended to, so a client cannot forge its address.
  */
 import { BlockList, isIP, isIPv4 } from 'node:net';
-import { parseCidrOrNull } from '../config/schema.ts';
+import { parseCidrOrNull, unmapV4 } from '../policy/cidr.ts';
 
-/** `::ffff:10.0.0.5` (an IPv4 client on a dual-stack socket) -> `10.0.0.5`; anything else unchanged. */
-export function unmapV4(ip: string): string {
-  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
-}
+export { unmapV4 };
 
 export interface TrustedProxies {
   isTrusted(peer: string | undefined): boolean;

@@ -17,6 +17,9 @@ import { classifyUpstreamError, type UpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
 import type { Agent } from './pools.ts';
 import { forwardableResponseHeaders } from './hop.ts';
+import { pipeCapped, type Cap, type Caps } from '../policy/throttle.ts';
+
+const NO_CAP: Cap = Object.freeze([]);
 
 /** What the forwarder reads from, and records on, a request's context. */
 export interface Forwarding {
@@ -25,6 +28,8 @@ export interface Forwarding {
   readonly res: ServerResponse | null;
   readonly socket: Duplex;
   upstreamReq: ClientRequest | null;
+  /** Bandwidth caps of the route and its VM; null: uncapped (Node's own pipe). */
+  readonly caps: Caps | null;
 }
 
 /** How the forwarder reports back; given once when the forwarder is made. */
@@ -124,7 +129,7 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
         const headers = forwardableResponseHeaders(proxyRes.rawHeaders);
         headers.push('x-request-id', ctx.id);
         res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
-        proxyRes.pipe(res);
+        pipeCapped(proxyRes, res, ctx.caps?.egress ?? NO_CAP);
         // A VM that resets or breaks the framing mid-body: the client's answer is cut short, and the log must
         // say the VM did it, whichever of 'error' and 'close' comes first.
         const cut = (err?: Error) => {
@@ -144,7 +149,7 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
         // The answer had begun (a body the parser refused): cut it, or the client would wait for the rest.
         if (answered) res.destroy();
       });
-      req.pipe(proxyReq);
+      pipeCapped(req, proxyReq, ctx.caps?.ingress ?? NO_CAP);
     },
     ws(ctx, upstream, head, agent) {
       (ctx.req as WithCtx<C>)[kForward] = { ctx, upstream };

@@ -83,8 +83,8 @@ export function rawErrorReply(p: PageInput, extraHeaders = ''): { status: number
 }
 
 /** Writes an error reply on a raw socket (refused upgrades, requests the parser refused) and closes it; returns the status sent. */
-export function sendErrorOnSocket(socket: Duplex, p: PageInput): number {
-  const reply = rawErrorReply(p);
+export function sendErrorOnSocket(socket: Duplex, p: PageInput, extraHeaders = ''): number {
+  const reply = rawErrorReply(p, extraHeaders);
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return reply.status;

@@ -24,6 +24,7 @@ import type { InboundSettings } from './inbound.ts';
 import type { Pools } from './pools.ts';
 import type { RequestIds } from './request-id.ts';
 import { checkRequestTarget } from './target.ts';
+import { capPipedPair } from '../policy/throttle.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
 
 export interface PipelineDeps {
@@ -80,7 +81,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       id: ids.forRequest(req.headers['x-request-id'], trusted), req, res, socket, upgrade,
       encrypted: (req.socket as TLSSocket).encrypted === true, started: performance.now(), state, peer, trusted,
       client: trusted ? clientAddress(peer, req.headers['x-forwarded-for'], state.trusted) : peer,
-      host: '', match: null, upgradeHead: null, upstreamReq: null, failure: null, status: 0, aborted: false, durationMs: 0,
+      host: '', match: null, caps: null, upgradeHead: null, upstreamReq: null, failure: null, status: 0, aborted: false, durationMs: 0,
       bytesIn: 0, bytesOut: 0,
     };
   };
@@ -111,15 +112,15 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     settle(ctx, ctx.aborted && !this.headersSent ? 499 : ctx.failure ? statusOf(ctx.failure.code) : this.statusCode);
   }
 
-  /** Answers with an error page (raw socket for upgrades) and records why. */
-  const fail = (ctx: RequestContext, f: Failure) => {
+  /** Answers with an error page (raw socket for upgrades, with `rawHeaders` there) and records why. */
+  const fail = (ctx: RequestContext, f: Failure, rawHeaders = '') => {
     ctx.failure = f;
     const route = ctx.match?.route;
     const page = { failure: f, requestId: ctx.id, detail: ctx.state.pages.detail, custom: ctx.state.pages.custom(route, statusOf(f.code)) };
     if (ctx.res) {
       sendErrorPage(ctx.res, ctx.req.headers.accept, page);
     } else {
-      settle(ctx, sendErrorOnSocket(ctx.socket, page));
+      settle(ctx, sendErrorOnSocket(ctx.socket, page, rawHeaders));
     }
     return true;
   };
@@ -150,6 +151,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
     onUpgraded(ctx, upstreamSocket) {
       upgrades.pair(ctx.socket, upstreamSocket);
+      // The library pipes the pair right after this hook returns; capped routes get capped pipes instead.
+      const caps = ctx.caps;
+      if (caps) queueMicrotask(() => capPipedPair(ctx.socket, upstreamSocket, caps));
       settle(ctx, 101);
     },
   });
@@ -233,8 +237,38 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return false;
   };
 
-  /** Access rules (allow/deny, auth) come here; a config without them has nothing to check. */
-  const checkAccess: Step = () => false;
+  /**
+   * Access rules of the proxy and its VM (by the client address: the peer, or the first untrusted
+   * X-Forwarded-For hop of a trusted proxy), then basic auth; the route's caps are noted for the forwarder.
+   * One lookup per request; a config without rules, auth or caps skips even that.
+   */
+  const checkAccess: Step = (ctx) => {
+    const policies = ctx.state.policies;
+    if (policies.httpNone) return false;
+    const p = policies.forMatch(ctx.match!);
+    if (p === null) return false;
+    ctx.caps = p.caps;
+    const why = p.access?.refusal(ctx.client) ?? null;
+    if (why !== null) {
+      const f: Failure = { code: ErrorCodes.FORBIDDEN, message: `access refused: ${why}` };
+      logFailure(ctx, f, 'info');
+      return fail(ctx, f);
+    }
+    if (p.auth === null) return false;
+    const authorized = p.auth.check(ctx.req.headers.authorization);
+    return authorized === true ? false : authorized === false ? unauthorized(ctx, p.realm)
+      : authorized.then((ok) => (ok ? false : unauthorized(ctx, p.realm)));
+  };
+
+  /** 401 with the challenge (RFC 7617 2): the realm is the proxy's domain. */
+  const unauthorized = (ctx: RequestContext, realm: string): boolean => {
+    const challenge = `Basic realm="${realm}"`;
+    const f: Failure = { code: ErrorCodes.UNAUTHORIZED, message: ctx.req.headers.authorization === undefined
+      ? 'basic auth required: the request has no Authorization header' : 'basic auth refused: wrong user name or password' };
+    logFailure(ctx, f, 'info');
+    if (ctx.res) ctx.res.setHeader('www-authenticate', challenge);
+    return fail(ctx, f, `www-authenticate: ${challenge}\r\n`);
+  };
 
   const setForwardingHeaders: Step = (ctx) => {
     const h = ctx.req.headers;

@@ -4,7 +4,9 @@
  * state also closes the upgraded connections whose route went away or now points to another VM.
  */
 import type { ConfigPart } from '../config/apply.ts';
+import type { EdgeConfig } from '../config/schema.ts';
 import { ConfigError, ErrorCodes } from '../errors.ts';
+import type { Policies } from '../policy/policies.ts';
 import type { LiveState } from './context.ts';
 import { compileTrustedProxies } from './forwarded.ts';
 import { loadErrorPageFiles } from './page-files.ts';
@@ -17,7 +19,8 @@ export interface LiveStatePart extends ConfigPart {
   setHttpsPort(port: number): void;
 }
 
-export function createLiveStatePart(upgrades: UpgradeRegistry): LiveStatePart {
+/** `policiesOf` gives the compiled policies of the config being prepared (policy/policies.ts PolicyPart.of). */
+export function createLiveStatePart(upgrades: UpgradeRegistry, policiesOf: (c: EdgeConfig) => Policies): LiveStatePart {
   let state: LiveState | null = null;
   let httpsPort = 0;
   return {
@@ -26,7 +29,7 @@ export function createLiveStatePart(upgrades: UpgradeRegistry): LiveStatePart {
       const { pages, issues } = loadErrorPageFiles(next);
       if (issues.length > 0) throw new ConfigError(ErrorCodes.CONFIG_INVALID, 'unusable error pages', { issues });
       const built: LiveState = Object.freeze({
-        table, trusted: compileTrustedProxies(next.trustedProxies), httpsPort,
+        table, trusted: compileTrustedProxies(next.trustedProxies), policies: policiesOf(next), httpsPort,
         pages: Object.freeze({ detail: next.errorPages.detail, custom: pages.custom }),
       });
       return {
