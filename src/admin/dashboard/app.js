@@ -1,9 +1,11 @@
 // The dashboard's shell: sign-in and sign-out (the session cookie is HttpOnly: the page never sees it),
-// the navigation and a hash router. Pages are async functions that return their element; the overview and
-// a proxy's page are rendered again every few seconds while they are shown.
+// the navigation and a hash router. Pages are async functions that return their element; the overview, a
+// proxy's page and the forwards list are rendered again every few seconds while they are shown.
 import { api, ApiError, h, notice } from './api.js';
 import { certsPage, vmsPage } from './certs.js';
 import { editPage } from './edit.js';
+import { forwardEditPage } from './forward-edit.js';
+import { forwardsPage } from './forwards.js';
 import { overviewPage, proxyPage } from './overview.js';
 
 const REFRESH_MS = 5000;
@@ -15,6 +17,8 @@ const routes = [
   { re: /^#\/proxy\/(.+)$/, page: proxyPage, refresh: true, tab: 'overview' },
   { re: /^#\/certs$/, page: certsPage, tab: 'certs' },
   { re: /^#\/vms$/, page: vmsPage, tab: 'vms' },
+  { re: /^#\/forwards$/, page: forwardsPage, refresh: true, tab: 'forwards' },
+  { re: /^#\/forwards\/edit(?:\/(.+))?$/, page: forwardEditPage, tab: 'forwards' },
   { re: /^#\/edit(?:\/(.+))?$/, page: editPage, tab: 'edit' },
 ];
 
