@@ -82,19 +82,3 @@ export function pipeCapped(src: Readable, dst: Writable, cap: Cap, opts: { end?:
   // A source that was piped elsewhere before (unpipe leaves it paused) flows again.
   src.resume();
 }
-
-/**
- * Re-pipes an upgraded connection pair under `caps`: http-proxy-3 pipes the two sockets itself when the VM
- * accepts a WebSocket upgrade; this replaces its pipes with capped ones (call it right after the library
- * piped: bytes it already moved are not charged).
- */
-export function capPipedPair(client: Readable & Writable, upstream: Readable & Writable, caps: Caps): void {
-  if (caps.ingress.length > 0) {
-    client.unpipe(upstream);
-    pipeCapped(client, upstream, caps.ingress);
-  }
-  if (caps.egress.length > 0) {
-    upstream.unpipe(client);
-    pipeCapped(upstream, client, caps.egress);
-  }
-}

@@ -46,8 +46,34 @@ export interface Forwarder<C extends Forwarding> {
 }
 
 const kForward: unique symbol = Symbol('idcs-edge.forward');
-type WithCtx<C> = IncomingMessage & { [kForward]?: { ctx: C; upstream: Upstream } };
+type WithCtx<C> = IncomingMessage & { [kForward]?: { ctx: C; upstream: Upstream; clientBefore?: ListenerSnapshot } | undefined };
+/** An upgrade in its handshake: the context, the request object the library was given, the sockets' listeners before it. */
+interface WsForward<C> {
+  readonly ctx: C;
+  readonly facade: WithCtx<C>;
+  readonly clientBefore: ListenerSnapshot | undefined;
+  upstreamBefore: ListenerSnapshot | null;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- node's listener type
+type Listener = (...args: any[]) => void;
+type ListenerSnapshot = ReadonlyMap<string, ReadonlySet<Listener>>;
+const TAKEN_OVER_EVENTS = ['close', 'error', 'end', 'finish', 'timeout'] as const;
+
+function listenerSnapshot(s: Duplex): ListenerSnapshot {
+  return new Map(TAKEN_OVER_EVENTS.map((ev) => [ev, new Set(s.listeners(ev) as Listener[])]));
+}
+
+/** Removes the listeners of those events that were added to `s` after `before` was taken. */
+function dropListenersAddedSince(s: Duplex, before: ListenerSnapshot | undefined): void {
+  if (!before) return;
+  for (const ev of TAKEN_OVER_EVENTS) {
+    const had = before.get(ev)!;
+    for (const l of s.listeners(ev) as Listener[]) if (!had.has(l)) s.removeListener(ev, l);
+  }
+}
 const kUpstream: unique symbol = Symbol('idcs-edge.upstream');
+const kForwardReq: unique symbol = Symbol('idcs-edge.forward-req');
 type TimedRequest = ClientRequest & { [kUpstream]?: Upstream };
 
 function timeoutError(): Error {
@@ -90,12 +116,40 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
     return o;
   };
 
+  /**
+   * The VM switched protocols. This runs before the library's own 'upgrade' listener, which writes the 101
+   * to the client and pipes the pair; on the next tick (before the pipes start flowing) the pair is taken
+   * from its pipes and relayed by the registry instead (relay.ts: no per-connection closures, frame
+   * tracking, caps), so that after the handshake the library holds nothing but a few listeners.
+   */
+  function onLibraryUpgrade(this: ClientRequest & { [kForwardReq]?: WsForward<C> }, _res: IncomingMessage, upstreamSocket: Socket): void {
+    const f = this[kForwardReq];
+    this[kForwardReq] = undefined;
+    if (f) process.nextTick(takeOver, f, upstreamSocket);
+  }
+  const takeOver = (f: WsForward<C>, upstreamSocket: Socket) => {
+    const { ctx, facade } = f;
+    ctx.socket.unpipe(upstreamSocket);
+    upstreamSocket.unpipe(ctx.socket);
+    // The library's own close/error/end listeners only end the other side and count sockets, which the
+    // relay does; they hold its handshake objects for the life of the connection, so they go too.
+    dropListenersAddedSince(ctx.socket, f.clientBefore);
+    if (f.upstreamBefore) dropListenersAddedSince(upstreamSocket, f.upstreamBefore);
+    // What the library's listeners keep of the request from now on: nothing of ours.
+    facade[kForward] = undefined;
+    facade.headers = {};
+    hooks.onUpgraded(ctx, upstreamSocket);
+  };
+
   proxy.on('proxyReqWs', (proxyReq, req) => {
     const f = (req as WithCtx<C>)[kForward];
     if (!f) return;
+    const ws: WsForward<C> = { ctx: f.ctx, facade: req as WithCtx<C>, clientBefore: f.clientBefore, upstreamBefore: null };
+    (proxyReq as ClientRequest & { [kForwardReq]?: WsForward<C> })[kForwardReq] = ws;
+    proxyReq.once('socket', (s: Socket) => { ws.upstreamBefore = listenerSnapshot(s); });
     // The VM must answer the handshake in time; once upgraded, the library turns socket timeouts off.
     proxyReq.setTimeout(f.upstream.timeoutMs, onUpstreamTimeout);
-    proxyReq.once('upgrade', (_res: IncomingMessage, s: Socket) => hooks.onUpgraded(f.ctx, s));
+    proxyReq.once('upgrade', onLibraryUpgrade);
   });
   proxy.on('error', (err, req) => {
     const f = (req as WithCtx<C>)[kForward];
@@ -152,8 +206,12 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
       pipeCapped(req, proxyReq, ctx.caps?.ingress ?? NO_CAP);
     },
     ws(ctx, upstream, head, agent) {
-      (ctx.req as WithCtx<C>)[kForward] = { ctx, upstream };
-      proxy.ws(ctx.req, ctx.socket, head, optionsFor(upstream, agent));
+      // The library keeps the request it is given for as long as the connection lasts: it gets the few
+      // fields it reads, so the client's IncomingMessage (and its headers) can go once the handshake is done.
+      const { req } = ctx;
+      const facade = { method: req.method, url: req.url, headers: req.headers, httpVersion: req.httpVersion, socket: req.socket,
+        connection: req.socket, [kForward]: { ctx, upstream, clientBefore: listenerSnapshot(ctx.socket) } } as unknown as WithCtx<C>;
+      proxy.ws(facade, ctx.socket, head, optionsFor(upstream, agent));
     },
   };
 }

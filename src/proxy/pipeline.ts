@@ -24,7 +24,6 @@ import type { InboundSettings } from './inbound.ts';
 import type { Pools } from './pools.ts';
 import type { RequestIds } from './request-id.ts';
 import { checkRequestTarget } from './target.ts';
-import { capPipedPair } from '../policy/throttle.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
 
 export interface PipelineDeps {
@@ -150,10 +149,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       fail(ctx, err);
     },
     onUpgraded(ctx, upstreamSocket) {
-      upgrades.pair(ctx.socket, upstreamSocket);
-      // The library pipes the pair right after this hook returns; capped routes get capped pipes instead.
-      const caps = ctx.caps;
-      if (caps) queueMicrotask(() => capPipedPair(ctx.socket, upstreamSocket, caps));
+      upgrades.pair(ctx.socket, upstreamSocket, ctx.caps);
       settle(ctx, 101);
     },
   });

@@ -1,21 +1,23 @@
 /**
  * The registry of upgraded (WebSocket) connections. Each entry is a client socket and, once the VM accepted
- * the upgrade, the VM-side socket. Whichever side errors or closes, both are destroyed together (the library
- * only `end()`s the other side, which can leave a half-open socket behind). Shutdown and reloads use the
- * registry to close what must go; tests use `count()` to prove nothing leaks. The bytes a pair moves after
- * its handshake are counted on the client's socket and reported to `onBytes` when the pair closes, and by
- * `sweepBytes()` while it is open (traffic statistics and quotas must see long-lived connections).
+ * the upgrade, the relayed pair (relay.ts). Whichever side errors or closes, both are destroyed together.
+ * Shutdown and reloads use the registry to close what must go; tests use `count()` to prove nothing leaks.
+ * The bytes a pair moves after its handshake are counted on the client's socket and reported to `onBytes`
+ * when the pair closes, and by `sweepBytes()` while it is open (traffic statistics and quotas must see
+ * long-lived connections).
  *
  * Closing (a reload that removes or re-homes a route, shutdown) does not just cut a pair, which clients
  * see as 1006 "abnormal closure": the relay stops at the next frame boundary of each direction, and each
  * side gets a Close frame with 1001 Going Away (RFC 6455 5.5.1, 7.4.1), unmasked to the client as a server
  * writes it and masked to the VM as a client must; then the pair is ended, and destroyed once both sides
- * closed or its deadline passed.
+ * closed or its deadline passed. Handlers are module functions bound to their socket (no closure per
+ * connection), as in relay.ts.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Caps } from '../policy/throttle.ts';
 import type { Match } from '../routing/table.ts';
-import { CLOSE_GOING_AWAY, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.ts';
+import { kLink, RelayPair, type RelayOwner } from './relay.ts';
 
 export interface UpgradeInfo {
   readonly host: string;
@@ -24,37 +26,23 @@ export interface UpgradeInfo {
   readonly match: Match;
 }
 
-/** One direction of a pair: frames read from `source` are relayed (by the library's pipe) to `dest`. */
-interface Direction {
-  readonly source: Duplex;
-  readonly dest: Duplex;
-  /** The Close frame to `dest` is masked when `dest` is the VM (we are its client). */
-  readonly masked: boolean;
-  readonly frames: FrameTracker;
-  /** Set on shutdown: the library's pipe is gone and this relays up to the next frame boundary. */
-  relaying: boolean;
-  closeSent: boolean;
-}
-
 interface Entry {
   readonly client: Duplex;
-  upstream: Socket | null;
+  relay: RelayPair | null;
   readonly info: UpgradeInfo;
   /** The client socket's bytesRead / bytesWritten already reported (the handshake's are the request's). */
   read: number;
   written: number;
-  directions: readonly Direction[] | null;
   /** Asked to close (prune or closeAll): it goes away once paired, if it is not yet. */
   closing: boolean;
-  goingAway: boolean;
   timer: NodeJS.Timeout | null;
 }
 
 export interface UpgradeRegistry {
   /** Starts tracking a client socket whose upgrade is being proxied. */
   track(client: Duplex, info: UpgradeInfo): void;
-  /** Records the VM-side socket once the VM switched protocols. */
-  pair(client: Duplex, upstream: Socket): void;
+  /** Relays the pair once the VM switched protocols (under `caps`, when the route has any). */
+  pair(client: Duplex, upstream: Socket, caps: Caps | null): void;
   /** true once the VM side of `client`'s pair is known (the upgrade went through). */
   isPaired(client: Duplex): boolean;
   count(): number;
@@ -75,15 +63,24 @@ export interface UpgradeRegistry {
 }
 
 const DEFAULT_CLOSE_MS = 1000;
+type TrackedEntry = Entry & { destroy(e: Entry): void };
+type Tracked = Duplex & { [kLink]?: unknown };
+
+/** Before the VM answered, the client's socket going away ends the entry (the registry's, in the link slot). */
+function onTrackedEnd(this: Tracked): void {
+  const e = this[kLink] as TrackedEntry | undefined;
+  if (e && !(e instanceof RelayPair)) e.destroy(e);
+}
 
 /** `onBytes` gets the bytes a pair read from (in) and wrote to (out) its client since the last report. */
 export function createUpgradeRegistry(opts: { onBytes?(info: UpgradeInfo, bytesIn: number, bytesOut: number): void } = {}): UpgradeRegistry {
   const entries = new Map<Duplex, Entry>();
   /** Once closeAll ran: when every entry must be gone. */
   let deadline: number | null = null;
+  let onEmpty: Array<() => void> = [];
 
   const report = (e: Entry) => {
-    if (e.upstream === null || !opts.onBytes) return;
+    if (e.relay === null || !opts.onBytes) return;
     const s = e.client as Socket;
     const read = s.bytesRead ?? 0;
     const written = s.bytesWritten ?? 0;
@@ -93,13 +90,12 @@ export function createUpgradeRegistry(opts: { onBytes?(info: UpgradeInfo, bytesI
     e.written = written;
   };
 
-  let onEmpty: Array<() => void> = [];
-
   const destroyEntry = (e: Entry) => {
     if (!entries.delete(e.client)) return;
     if (e.timer) clearTimeout(e.timer);
+    e.relay?.stop();
     e.client.destroy();
-    e.upstream?.destroy();
+    e.relay?.upstream.destroy();
     report(e);
     if (entries.size === 0) {
       const waiting = onEmpty;
@@ -108,100 +104,63 @@ export function createUpgradeRegistry(opts: { onBytes?(info: UpgradeInfo, bytesI
     }
   };
 
-  /**
-   * One side closed. While going away the other side may still be flushing the last frames and the Close
-   * frame: it is ended, not destroyed, and goes when it closes too or at the deadline.
-   */
-  const sideClosed = (e: Entry, other: Duplex | null) => {
-    if (!e.goingAway || !other || other.destroyed) {
-      destroyEntry(e);
-      return;
-    }
-    other.end();
-    if (other.closed) destroyEntry(e);
-    else other.once('close', () => destroyEntry(e));
-  };
-
   const armDeadline = (e: Entry, at: number) => {
     if (e.timer) clearTimeout(e.timer);
-    e.timer = setTimeout(() => destroyEntry(e), Math.max(0, at - Date.now()));
+    e.timer = setTimeout(destroyEntry, Math.max(0, at - Date.now()), e);
     e.timer.unref();
   };
 
-  const sendClose = (d: Direction) => {
-    d.closeSent = true;
-    d.dest.write(closeFrame(CLOSE_GOING_AWAY, d.masked));
-    d.dest.end();
-  };
-
-  /** The one 'data' listener of a direction: follows frames while the library relays, relays itself on shutdown. */
-  const onData = (d: Direction, chunk: Buffer) => {
-    if (!d.relaying) {
-      d.frames.push(chunk);
-      return;
-    }
-    if (d.closeSent) return; // after our Close, nothing more may be sent that way (RFC 6455 5.5.1)
-    const at = d.frames.boundaryIn(chunk);
-    const part = at === -1 ? chunk : chunk.subarray(0, at);
-    if (part.length) {
-      d.frames.push(part);
-      d.dest.write(part);
-    }
-    if (at !== -1) sendClose(d);
+  const owner: RelayOwner = {
+    /**
+     * One side closed. While going away the other side may still be flushing the last frames and the Close
+     * frame: it is ended, not destroyed, and goes when it closes too or at the deadline.
+     */
+    sideClosed(pair, side, failed) {
+      const e = entries.get(pair.client);
+      if (!e) return;
+      const other = side === pair.client ? pair.upstream : pair.client;
+      if (failed || !pair.goingAway || other.destroyed || other.closed) {
+        destroyEntry(e);
+        return;
+      }
+      other.end();
+    },
   };
 
   const goAway = (e: Entry) => {
-    if (e.goingAway || !e.directions) return;
-    e.goingAway = true;
-    for (const d of e.directions) {
-      d.source.unpipe(d.dest);
-      d.relaying = true;
-      // unpipe() paused the source; our listener reads on up to the boundary (and drops what follows).
-      d.source.resume();
-      if (d.frames.atBoundary()) sendClose(d);
-    }
+    e.closing = true;
+    e.relay?.goAway();
   };
 
   return {
     track(client, info) {
-      const e: Entry = { client, upstream: null, info, read: 0, written: 0, directions: null, closing: deadline !== null, goingAway: false, timer: null };
+      const e = { client, relay: null, info, read: 0, written: 0, closing: deadline !== null, timer: null, destroy: destroyEntry };
       entries.set(client, e);
-      client.once('close', () => sideClosed(e, e.upstream));
-      client.once('error', () => destroyEntry(e));
+      (client as Tracked)[kLink] = e;
+      client.once('close', onTrackedEnd);
+      client.once('error', onTrackedEnd);
       if (deadline !== null) armDeadline(e, deadline);
     },
-    pair(client, upstream) {
+    pair(client, upstream, caps) {
       const e = entries.get(client);
       if (!e) {
         upstream.destroy();
         return;
       }
-      e.upstream = upstream;
+      client.off('close', onTrackedEnd);
+      client.off('error', onTrackedEnd);
       // From here on the bytes are the WebSocket's; what came before was the handshake request's.
       e.read = (client as Socket).bytesRead ?? 0;
       e.written = (client as Socket).bytesWritten ?? 0;
-      upstream.once('close', () => sideClosed(e, e.client));
-      upstream.once('error', () => destroyEntry(e));
-      // The library pipes the pair right after this returns, and the streams start flowing on a later
-      // tick: listening from the next tick on sees every chunk from the first frame, without making either
-      // stream flow before its pipe exists (which would lose data).
-      process.nextTick(() => {
-        if (!entries.has(client)) return;
-        const dir = (source: Duplex, dest: Duplex, masked: boolean): Direction => {
-          const d: Direction = { source, dest, masked, frames: createFrameTracker(), relaying: false, closeSent: false };
-          source.on('data', (chunk: Buffer) => onData(d, chunk));
-          return d;
-        };
-        e.directions = [dir(upstream, client, false), dir(client, upstream, true)];
-        if (e.closing) goAway(e);
-      });
+      e.relay = new RelayPair(client as Socket, upstream, caps, owner);
+      if (e.closing) e.relay.goAway();
     },
-    isPaired: (client) => entries.get(client)?.upstream != null,
+    isPaired: (client) => entries.get(client)?.relay != null,
     count: () => entries.size,
     countByProxy() {
       const out = new Map<string, number>();
       for (const e of entries.values()) {
-        if (e.upstream !== null) out.set(e.info.match.route.domain, (out.get(e.info.match.route.domain) ?? 0) + 1);
+        if (e.relay !== null) out.set(e.info.match.route.domain, (out.get(e.info.match.route.domain) ?? 0) + 1);
       }
       return out;
     },
@@ -214,11 +173,20 @@ export function createUpgradeRegistry(opts: { onBytes?(info: UpgradeInfo, bytesI
         if (keep(e.info) || e.closing) continue;
         n++;
         // An upgrade still waiting for its VM is told as soon as it goes through (pair()).
-        e.closing = true;
         armDeadline(e, Date.now() + DEFAULT_CLOSE_MS);
         goAway(e);
       }
       return n;
+    },
+    closeAll(withinMs) {
+      if (withinMs !== undefined || deadline === null) {
+        const next = Date.now() + (withinMs ?? DEFAULT_CLOSE_MS);
+        deadline = deadline === null ? next : Math.min(deadline, next);
+      }
+      for (const e of [...entries.values()]) {
+        armDeadline(e, deadline!);
+        goAway(e);
+      }
     },
     idle(withinMs) {
       if (entries.size === 0) return Promise.resolve();
@@ -227,17 +195,6 @@ export function createUpgradeRegistry(opts: { onBytes?(info: UpgradeInfo, bytesI
         function done() { clearTimeout(timer); onEmpty = onEmpty.filter((w) => w !== done); resolve(); }
         onEmpty.push(done);
       });
-    },
-    closeAll(withinMs) {
-      if (withinMs !== undefined || deadline === null) {
-        const next = Date.now() + (withinMs ?? DEFAULT_CLOSE_MS);
-        deadline = deadline === null ? next : Math.min(deadline, next);
-      }
-      for (const e of [...entries.values()]) {
-        e.closing = true;
-        armDeadline(e, deadline!);
-        goAway(e);
-      }
     },
   };
 }
