@@ -66,9 +66,19 @@ export function renewalDecision(cert: Validity | null, now: Date, policy: Renewa
   return { due: false, reason: waitReason, renewAt: new Date(renewAt) };
 }
 
-/** true when `notAfter` is within 7 days of `now` (or past): the edge logs a warning for such certificates. */
-export function expiryWarning(notAfter: Date | string, now: Date): boolean {
-  return new Date(notAfter).getTime() - now.getTime() <= 7 * DAY_MS;
+/**
+ * true when a certificate is close enough to its end to warn about (a log line, an `expiring` alert): within
+ * 7 days, or for a short-lived one (`lifetimeMs`, e.g. the local CA's 7-day leaves, Let's Encrypt's 6-day
+ * certificates) within a third of its lifetime, so that a certificate renewed on time is never warned about.
+ */
+export function expiryWarning(notAfter: Date | string, now: Date, lifetimeMs?: number | null): boolean {
+  const within = lifetimeMs ? Math.min(7 * DAY_MS, lifetimeMs / 3) : 7 * DAY_MS;
+  return new Date(notAfter).getTime() - now.getTime() <= within;
+}
+
+/** A certificate's whole lifetime in ms, from its meta; null when unknown. */
+export function lifetimeOf(meta: { readonly notBefore: string; readonly notAfter: string } | null | undefined): number | null {
+  return meta ? Date.parse(meta.notAfter) - Date.parse(meta.notBefore) : null;
 }
 
 /**

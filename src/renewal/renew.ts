@@ -20,7 +20,7 @@ import { coversAll, parseCertPem } from '../tls/certinfo.ts';
 import type { Issuer, StoredCert } from '../tls/issuer.ts';
 import type { CertStore } from '../tls/store.ts';
 import type { InFlight } from './inflight.ts';
-import { nextAttemptAt, renewalDecision, type RenewalDecision } from './policy.ts';
+import { nextAttemptAt, renewalDecision, type RenewalDecision, lifetimeOf } from './policy.ts';
 
 export interface RenewTarget {
   /** Store name: the route's domain (`*.user1.example.com` for wildcard and template routes). */
@@ -37,6 +37,8 @@ export interface RenewResult {
   /** notAfter before the run, null when there was no certificate. */
   readonly before: string | null;
   readonly after: string | null;
+  /** The whole lifetime of the certificate the result ends with (the new one when renewed), null when unknown. */
+  readonly lifetimeMs?: number | null;
   readonly action: 'renewed' | 'skipped' | 'reported' | 'failed' | 'would-renew' | 'abandoned';
   readonly reason: string;
   readonly error?: { readonly code: string; readonly message: string };
@@ -104,7 +106,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
   if (t.source === 'upload') return reportUpload(t, clock.now(), opts);
   const first = await store.read(t.name);
   const before = first?.meta.notAfter ?? null;
-  const base = { name: t.name, source: t.source, before };
+  const base = { name: t.name, source: t.source, before, lifetimeMs: lifetimeOf(first?.meta) };
   const d = decide(t, first, clock.now(), opts);
   if (!d.due) return { ...base, after: before, action: 'skipped', reason: d.reason };
   const failed = opts.force ? null : await store.failure(t.name);
@@ -126,7 +128,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
     if (current && current.meta.fingerprint256 !== first?.meta.fingerprint256) {
       const again = decide(t, current, now, { ...opts, force: false });
       if (!again.due) {
-        return { ...base, after: current.meta.notAfter, action: 'skipped', reason: `renewed by another process meanwhile (${again.reason})` };
+        return { ...base, after: current.meta.notAfter, lifetimeMs: lifetimeOf(current.meta), action: 'skipped', reason: `renewed by another process meanwhile (${again.reason})` };
       }
     }
     try {
@@ -134,7 +136,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
       const issued = await issuer.issue({ name: t.name, names: t.names }, opts.signal ? AbortSignal.any([lost, opts.signal]) : lost);
       const meta = await store.write(t.name, { ...issued, meta: { source: t.source } });
       log.info({ name: t.name, source: t.source, notAfter: meta.notAfter, reason: d.reason }, 'certificate renewed');
-      return { ...base, after: meta.notAfter, action: 'renewed', reason: d.reason };
+      return { ...base, after: meta.notAfter, lifetimeMs: lifetimeOf(meta), action: 'renewed', reason: d.reason };
     } catch (err) {
       const error = errorOf(err);
       if (opts.signal?.aborted) return abandoned(deps, t, base.before, d.reason);

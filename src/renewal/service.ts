@@ -66,8 +66,8 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
       if (r.action === 'failed') {
         log.warn({ name: r.name, source: r.source, notAfter, code: r.error?.code, reason: r.reason }, 'certificate due and not renewed');
       }
-      if (notAfter && expiryWarning(notAfter, now) && r.action !== 'renewed') {
-        log.warn({ name: r.name, source: r.source, notAfter }, 'certificate expires within 7 days');
+      if (notAfter && expiryWarning(notAfter, now, r.lifetimeMs) && r.action !== 'renewed') {
+        log.warn({ name: r.name, source: r.source, notAfter }, 'certificate expires soon');
       }
     }
   };

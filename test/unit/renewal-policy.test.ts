@@ -79,3 +79,23 @@ describe('nextAttemptAt', () => {
     it(what, () => assert.equal(nextAttemptAt(now, failures, retryAfter).toISOString(), want));
   }
 });
+
+describe('expiry warnings', () => {
+  const DAY = 86_400_000;
+  const now = new Date('2026-06-01T00:00:00Z');
+  const at = (days: number) => new Date(now.getTime() + days * DAY);
+  const cases: Array<[string, number, number | null, boolean]> = [
+    ['a 90-day certificate 8 days from its end', 8, 90, false],
+    ['a 90-day certificate 6 days from its end', 6, 90, true],
+    ['a 7-day local-CA leaf just made', 7, 7, false],
+    ['a 7-day leaf at its renewal point (half)', 3.5, 7, false],
+    ['a 7-day leaf a day past its renewal point', 2, 7, true],
+    ['an unknown lifetime 6 days from its end', 6, null, true],
+    ['expired', -1, 90, true],
+  ];
+  for (const [what, left, lifeDays, want] of cases) {
+    it(`${what}: ${want ? 'warns' : 'quiet'}`, () => {
+      assert.equal(expiryWarning(at(left), now, lifeDays === null ? null : lifeDays * DAY), want);
+    });
+  }
+});
