@@ -24,14 +24,14 @@ export const ifMatch = (req: Req) => (typeof req.headers['if-match'] === 'string
 
 /** A write's answer: the apply result (what changed) and the new document's ETag; 201 when it created something. */
 export function sendWrite(reply: FastifyReply, o: UpdateOutcome<unknown>, created = false, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply.header('etag', o.etag).code(created ? 201 : 200).send({ ...(o.result ?? { ok: true }), ...extra });
+  return reply.header('etag', o.etag).code(created ? 201 : 200).send({ ...(o.result ?? { ok: true }), ...o.extra, ...extra });
 }
 
 const vmId = (p: Record<string, string>) => `${p.owner!.trim().toLowerCase()}/${p.name!.trim().toLowerCase()}`;
 
-/** The document on disk, and its ETag set on the reply. */
+/** The document (on disk, or the fleet's), and its ETag set on the reply. */
 export function readDocument(ctx: AdminContext, reply: FastifyReply): Record<string, unknown> {
-  const d = ctx.file.read();
+  const d = ctx.document.read();
   reply.header('etag', d.etag);
   return (typeof d.value === 'object' && d.value !== null ? d.value : {}) as Record<string, unknown>;
 }

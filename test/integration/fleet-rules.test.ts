@@ -1,0 +1,94 @@
+/**
+ * Three edge processes on one Redis with config.source: redis: a rule written through any edge's API is
+ * served by every edge; two writes made from the same version through different edges cannot both land;
+ * a version some edge refuses (a forward port another edge of the host holds) is reported by the edge
+ * that wrote it. Real processes, a real redis-server, real HTTP.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { type FleetEdge, plainProxy, servedBy, startFleetEdge } from '../helpers/fleet.ts';
+import { refusedPort, startBackend, waitFor } from '../helpers/net.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+
+const hooks: Array<() => unknown> = [];
+after(async () => { for (const h of hooks.reverse()) await h(); });
+const ctx = { after: (fn: () => unknown) => { hooks.push(fn); } };
+let redis: Promise<TestRedis> | null = null;
+let edges: Promise<FleetEdge[]> | null = null;
+/** One Redis and one fleet of three edges for the file (each test uses names of its own). */
+const fleet = () => (edges ??= (async () => {
+  const r = await (redis ??= startRedis(ctx));
+  const o = { redisUrl: r.url, keyPrefix: `rules-${randomBytes(3).toString('hex')}:` };
+  // One after the other: the first one takes the renewal lease, as an operator's first edge would.
+  const a = await startFleetEdge(ctx, o);
+  return [a, ...await Promise.all([startFleetEdge(ctx, o), startFleetEdge(ctx, o)])];
+})());
+
+describe('a fleet of three edges on one Redis', () => {
+  it('serves a rule changed through edge B on A and C within a second', async (t) => {
+    const [a, b, c] = await fleet();
+    const one = await startBackend(t, 'one');
+    const two = await startBackend(t, 'two');
+
+    const put = await b!.admin.call('PUT', '/api/v1/proxies/app.example.com', { json: plainProxy(one.port) });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.equal(put.body.source, 'api');
+    for (const e of [a!, c!]) await waitFor('the new rule on every edge', async () => await servedBy(e, 'app.example.com') === 'one', 1000);
+
+    const moved = await b!.admin.call('PUT', '/api/v1/proxies/app.example.com', { json: plainProxy(two.port) });
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    for (const e of [a!, c!]) await waitFor('the changed rule on every edge', async () => await servedBy(e, 'app.example.com') === 'two', 1000);
+    // The write's answer says which edges took the version; the others' status shows it too.
+    assert.equal(moved.body.fleet.applied.length, 3, JSON.stringify(moved.body.fleet));
+    assert.equal(moved.body.fleet.refused.length, 0);
+    const status = await a!.admin.call('GET', '/api/v1/status');
+    assert.equal(status.body.config.source, 'redis');
+    assert.equal(status.body.fleet.running.version, moved.body.fleet.version);
+    assert.equal(status.headers.get('etag'), moved.headers.get('etag'));
+  });
+
+  it('takes one of two writes made from the same ETag through different edges; the other gets 412', async () => {
+    const [a, , c] = await fleet();
+    const read = await a!.admin.call('GET', '/api/v1/config');
+    const etag = read.headers.get('etag')!;
+    const [ra, rc] = await Promise.all([
+      a!.admin.call('PUT', '/api/v1/proxies/race-a.example.com', { json: plainProxy(9), headers: { 'if-match': etag } }),
+      c!.admin.call('PUT', '/api/v1/proxies/race-c.example.com', { json: plainProxy(9), headers: { 'if-match': etag } }),
+    ]);
+    assert.deepEqual([ra.status, rc.status].sort(), [201, 412], `${JSON.stringify(ra.body)} ${JSON.stringify(rc.body)}`);
+    const loser = ra.status === 412 ? ra : rc;
+    assert.equal(loser.body.error.code, 'EDGE_ERR_ADMIN_PRECONDITION');
+    const doc = (await c!.admin.call('GET', '/api/v1/config')).body;
+    const domains = (doc.proxies as Array<{ domain: string }>).map((p) => p.domain);
+    assert.equal(domains.filter((d) => d.startsWith('race-')).length, 1, 'exactly one of the two writes landed');
+  });
+
+  it('reports a version another edge refuses through the API of the edge that wrote it', async () => {
+    const [a, b, c] = await fleet();
+    // Every edge of this host binds the forward: the first one gets the port, the others cannot.
+    const port = await refusedPort();
+    const put = await a!.admin.call('PUT', `/api/v1/forwards/tcp/${port}`, { json: { listen: '127.0.0.1', target: '127.0.0.1', targetPort: 9 } });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const refusedBy = (put.body.fleet.refused as Array<{ edge: string; code: string; issues: Array<{ path: string }> }>);
+    assert.equal(refusedBy.length, 2, JSON.stringify(put.body.fleet));
+    for (const r of refusedBy) {
+      assert.equal(r.code, 'EDGE_ERR_CONFIG_INVALID');
+      assert.ok(r.issues.some((i) => i.path === 'forwards[0].port'), JSON.stringify(r.issues));
+    }
+    // The refusing edges keep serving the version before and say so; the writer's status lists them.
+    const ready = await b!.admin.call('GET', '/readyz');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.status, 'degraded');
+    assert.match(ready.body.reasons.join(' '), /serves fleet version \d+, not the current/);
+    const status = await a!.admin.call('GET', '/api/v1/status');
+    const seen = (status.body.fleet.edges as Array<{ edge: string; refused: { version: number } | null }>)
+      .filter((e) => e.refused?.version === put.body.fleet.version).map((e) => e.edge).sort();
+    assert.deepEqual(seen, refusedBy.map((r) => r.edge).sort());
+    // Removing the forward is a version every edge takes again.
+    const del = await a!.admin.call('DELETE', `/api/v1/forwards/tcp/${port}`);
+    assert.equal(del.status, 200);
+    assert.equal(del.body.fleet.applied.length, 3, JSON.stringify(del.body.fleet));
+    assert.equal((await c!.admin.call('GET', '/readyz')).body.status, 'ready');
+  });
+});
