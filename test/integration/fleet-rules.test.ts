@@ -16,10 +16,11 @@ after(async () => { for (const h of hooks.reverse()) await h(); });
 const ctx = { after: (fn: () => unknown) => { hooks.push(fn); } };
 let redis: Promise<TestRedis> | null = null;
 let edges: Promise<FleetEdge[]> | null = null;
+const prefix = `rules-${randomBytes(3).toString('hex')}:`;
 /** One Redis and one fleet of three edges for the file (each test uses names of its own). */
 const fleet = () => (edges ??= (async () => {
   const r = await (redis ??= startRedis(ctx));
-  const o = { redisUrl: r.url, keyPrefix: `rules-${randomBytes(3).toString('hex')}:` };
+  const o = { redisUrl: r.url, keyPrefix: prefix };
   // One after the other: the first one takes the renewal lease, as an operator's first edge would.
   const a = await startFleetEdge(ctx, o);
   return [a, ...await Promise.all([startFleetEdge(ctx, o), startFleetEdge(ctx, o)])];
@@ -62,6 +63,25 @@ describe('a fleet of three edges on one Redis', () => {
     const doc = (await c!.admin.call('GET', '/api/v1/config')).body;
     const domains = (doc.proxies as Array<{ domain: string }>).map((p) => p.domain);
     assert.equal(domains.filter((d) => d.startsWith('race-')).length, 1, 'exactly one of the two writes landed');
+  });
+
+  it('has an edge with workers: 2 join the fleet: it serves the fleet\'s rules, and writes through it reach the others', async (t) => {
+    const [a] = await fleet();
+    const one = await startBackend(t, 'one');
+    const two = await startBackend(t, 'two');
+    assert.equal((await a!.admin.call('PUT', '/api/v1/proxies/before.example.com', { json: plainProxy(one.port) })).status, 201);
+    const w = await startFleetEdge(t, { redisUrl: (await redis!).url, keyPrefix: prefix, extra: { workers: 2 } });
+    assert.equal((await w.admin.call('GET', '/api/v1/status')).body.mode, 'workers');
+    await waitFor('the rules written before it started, on both workers', async () => {
+      for (let i = 0; i < 4; i++) if (await servedBy(w, 'before.example.com') !== 'one') return false;
+      return true;
+    });
+    const put = await w.admin.call('PUT', '/api/v1/proxies/workers.example.com', { json: plainProxy(two.port) });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.equal(put.body.fleet.applied.length, 4, JSON.stringify(put.body.fleet));
+    await waitFor('the rule on the workers edge and on A', async () => await servedBy(w, 'workers.example.com') === 'two' && await servedBy(a!, 'workers.example.com') === 'two');
+    w.child.kill('SIGTERM');
+    assert.equal(await w.exited, 0);
   });
 
   it('reports a version another edge refuses through the API of the edge that wrote it', async () => {

@@ -71,6 +71,41 @@ describe('redis storage', () => {
     assert.equal((await s.get('certs/x/meta.json'))?.toString(), '3');
   });
 
+  it('stores with compare-and-set on a tag: one of two writers from the same tag wins, and watchers hear of it', async (t) => {
+    const r = await redis();
+    const s = await openAt(r.url, `cas-${randomBytes(3).toString('hex')}:`);
+    t.after(() => s.close());
+    let changes = 0;
+    s.watch('state/fleet', () => { changes++; });
+    assert.equal(await s.putIfTag('state/fleet/config', null, '"1"', 'one'), true);
+    assert.equal(await s.putIfTag('state/fleet/config', null, '"1b"', 'not stored'), false, 'the key exists now');
+    const both = await Promise.all([s.putIfTag('state/fleet/config', '"1"', '"2a"', 'a'), s.putIfTag('state/fleet/config', '"1"', '"2b"', 'b')]);
+    assert.deepEqual(both.sort(), [false, true]);
+    assert.match((await s.get('state/fleet/config'))!.toString(), /^[ab]$/);
+    await waitFor('watchers to hear of the conditional writes', () => changes >= 2);
+    // A plain put leaves no tag: no conditional write matches it until one sets a tag again.
+    await s.put('state/fleet/config', 'plain');
+    assert.equal(await s.putIfTag('state/fleet/config', '"2a"', '"3"', 'x'), false);
+    assert.equal(await s.putIfTag('state/fleet/config', '"2b"', '"3"', 'x'), false);
+    assert.equal((await s.get('state/fleet/config'))?.toString(), 'plain');
+  });
+
+  it('starts without Redis when told to, and works once Redis is there', async (t) => {
+    const r = await startRedis(t);
+    await r.stop();
+    const s = await openAt(r.url, 'late:', { requireConnection: false });
+    t.after(() => s.close());
+    assert.equal(s.connected(), false);
+    await assert.rejects(s.put('certs/x/meta.json', '1'), (e) => e instanceof StorageError && e.code === ErrorCodes.STORAGE);
+    let told = 0;
+    s.watch('certs', () => { told++; });
+    await r.start();
+    await waitFor('the client to connect', () => s.connected(), 15_000);
+    await waitFor('watchers to be told to read', () => told > 0, 15_000);
+    await s.put('certs/x/meta.json', '2');
+    assert.equal((await s.get('certs/x/meta.json'))?.toString(), '2');
+  });
+
   it('cannot be opened when Redis is unreachable: a clear error, not a hang', async () => {
     await assert.rejects(openAt('redis://127.0.0.1:1/0', 'x:'), (e) => e instanceof StorageError && /cannot reach redis:\/\/127\.0\.0\.1:1\/0/.test(e.message));
   });
