@@ -111,8 +111,16 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
   const timeoutMs = opts.timeoutMs ?? 5000;
   const where = `${redactRedisUrl(opts.url)} (prefix ${opts.keyPrefix})`;
   const describe = () => `redis:${where}`;
+  // The user and password go as options, not in the URL: ioredis lets a URL's (empty) password win over
+  // the option's, which would drop storage.passwordFile for `redis://user@host`.
+  const url = new URL(opts.url);
+  const username = decodeURIComponent(url.username);
+  const password = opts.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
+  url.username = '';
+  url.password = '';
   const clientOpts: RedisOptions = {
-    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(username !== '' ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
     ...(opts.caPem ? { tls: { ca: [opts.caPem] } } : {}),
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -122,8 +130,8 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
     // Reconnect forever, backing off to 5 s: an edge outlives a Redis restart.
     retryStrategy: (times) => Math.min(200 * times, 5000),
   };
-  const client = new Redis(opts.url, clientOpts);
-  const sub = new Redis(opts.url, { ...clientOpts, enableOfflineQueue: true });
+  const client = new Redis(url.toString(), clientOpts);
+  const sub = new Redis(url.toString(), { ...clientOpts, enableOfflineQueue: true });
   let everReady = false;
   let down = false;
   const watchers = new Map<Namespace, Set<{ matches(key: string): boolean; onChange: () => void }>>();

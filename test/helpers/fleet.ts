@@ -3,10 +3,12 @@
  * log file, its local copy in its certs folder) naming one Redis and a key prefix (one fleet per test), so
  * the rules and certificates they serve come from the fleet document.
  */
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { adminClientOf, type AdminTestClient } from './admin.ts';
 import { edgeConfig, launchEdge, type EdgeProcess } from './edge-process.ts';
-import { refusedPort, request, waitFor } from './net.ts';
+import { peerCertificate, refusedPort, request, waitFor } from './net.ts';
+import type { Pebble } from './pebble.ts';
 
 type Ctx = { after(fn: () => unknown): void };
 
@@ -63,3 +65,12 @@ export async function servedBy(edge: { http: number }, host: string): Promise<st
 
 /** A proxy body for the admin API: plain HTTP to a backend on 127.0.0.1. */
 export const plainProxy = (port: number) => ({ target: '127.0.0.1', targetPort: port });
+
+/** The certificate `edge` serves for `name` when Pebble issued it, else null. */
+export async function issued(p: Pebble, edge: { https: number }, name: string): Promise<X509Certificate | null> {
+  const leaf = new X509Certificate((await peerCertificate(edge.https, name)).raw);
+  return leaf.checkIssued(new X509Certificate(await p.intermediatePem())) ? leaf : null;
+}
+
+/** The lines `edge` logged with message `msg`. */
+export const logged = (edge: Pick<EdgeProcess, 'lines'>, msg: string) => edge.lines().filter((l) => l.msg === msg);

@@ -90,6 +90,28 @@ describe('redis storage', () => {
     assert.equal((await s.get('state/fleet/config'))?.toString(), 'plain');
   });
 
+  it('works as an ACL user limited to its prefix, with the password given apart from the URL (storage.passwordFile)', async (t) => {
+    const r = await redis();
+    const admin = new Redis(r.url);
+    t.after(() => admin.quit());
+    // The ACL the README recommends.
+    await admin.call('ACL', 'SETUSER', 'edge', 'on', '>s3cret', 'resetkeys', '~acl:*', 'resetchannels', '&acl:*', '-@all', '+@read', '+@write',
+      '+@pubsub', '+@transaction', '+@scripting', '+ping', '+info');
+    const url = r.url.replace('redis://', 'redis://edge@');
+    const s = await openAt(url, 'acl:', { password: 's3cret' });
+    t.after(() => s.close());
+    let seen = 0;
+    s.watch('certs', () => { seen++; });
+    await s.putAll([{ key: 'certs/a/cert.pem', value: 'c' }, { key: 'certs/a/key.pem', value: 'k', opts: { secret: true } }]);
+    assert.deepEqual(await s.list('certs'), ['certs/a/cert.pem', 'certs/a/key.pem']);
+    assert.equal(await s.putIfTag('state/fleet/config', null, '"1"', 'doc'), true);
+    const lease = await s.lock('certs/a');
+    await lease.refresh();
+    await lease.release();
+    await waitFor('the change notice on the user\'s channel', () => seen > 0);
+    await assert.rejects(openAt(url, 'acl:', { password: 'wrong' }), (e) => e instanceof StorageError);
+  });
+
   it('starts without Redis when told to, and works once Redis is there', async (t) => {
     const r = await startRedis(t);
     await r.stop();
