@@ -30,11 +30,13 @@ export interface FleetDocument {
   fetch(): Promise<FleetRecord | null>;
   /** The newest record this process has fetched or written; null before any. */
   latest(): FleetRecord | null;
+  /** The record of `document` as the version after `base` (null: the first one); nothing is stored. */
+  next(base: FleetRecord | null, document: Doc, by: string, now: Date): FleetRecord;
   /**
-   * Stores `document` as the version after `base` (null: the first one), only while `base` is still the
-   * stored one. Resolves the new record, or null when another writer got there first.
+   * Stores `record` (made by next() from `base`) only while `base` is still the stored version; false when
+   * another writer got there first.
    */
-  write(base: FleetRecord | null, document: Doc, by: string, now: Date): Promise<FleetRecord | null>;
+  write(base: FleetRecord | null, record: FleetRecord): Promise<boolean>;
   /** Stores `record` as it is when no document is stored (Redis lost its data); false when one is. */
   restore(record: FleetRecord): Promise<boolean>;
   /** Calls `onChange` after any write of the document (by any edge), and after the storage reconnects. */
@@ -68,10 +70,14 @@ export function createFleetDocument(storage: SharedStorage): FleetDocument {
       return seen(raw === null ? null : parseRecord(raw, storage.describe()));
     },
     latest: () => latest,
-    async write(base, document, by, now) {
+    next(base, document, by, now) {
       const version = (base?.version ?? 0) + 1;
-      const record: FleetRecord = { version, etag: fleetEtag(version, document), at: now.toISOString(), by, document };
-      return (await put(base?.etag ?? null, record)) ? seen(record) : null;
+      return { version, etag: fleetEtag(version, document), at: now.toISOString(), by, document };
+    },
+    async write(base, record) {
+      if (!(await put(base?.etag ?? null, record))) return false;
+      seen(record);
+      return true;
     },
     async restore(record) {
       return put(null, record);

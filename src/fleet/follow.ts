@@ -20,6 +20,8 @@ export interface FleetFollower {
   start(): void;
   /** Records what this edge did with `record` (its start, its own API write), so it is not applied again. */
   ran(record: FleetRecord, result: ApplyResult | null): Promise<void>;
+  /** Marks a version this edge is storing itself: its change notice may come before the write's answer. */
+  claim(etag: string): void;
   /** The version this edge serves (null before the first, or when the fleet had no document). */
   running(): FleetRecord | null;
   close(): void;
@@ -39,8 +41,9 @@ export interface FollowerOptions {
 export function createFleetFollower(o: FollowerOptions): FleetFollower {
   const { doc, edges, log } = o;
   let running: FleetRecord | null = null;
-  // The ETag of the last version this edge applied or refused.
+  // The ETag of the last version this edge applied or refused, and of the last few it wrote itself.
   let handled: string | null = null;
+  const own: string[] = [];
   let busy: Promise<void> | null = null;
   let again = false;
   let closed = false;
@@ -76,7 +79,7 @@ export function createFleetFollower(o: FollowerOptions): FleetFollower {
       }
       return;
     }
-    if (record.etag === handled) return;
+    if (record.etag === handled || own.includes(record.etag)) return;
     const result = await o.apply(record);
     if (result.ok) log.info({ version: record.version, by: record.by }, 'fleet config version applied');
     await ran(record, result);
@@ -106,6 +109,10 @@ export function createFleetFollower(o: FollowerOptions): FleetFollower {
       void check();
     },
     ran,
+    claim(etag) {
+      own.push(etag);
+      if (own.length > 8) own.shift();
+    },
     running: () => running,
     close() {
       closed = true;

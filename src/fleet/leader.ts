@@ -1,8 +1,9 @@
 /**
  * The fleet's renewal scheduler is wherever a lease is: `state/fleet/renewal` in the shared storage, taken
  * with SET NX PX and refreshed every third of its TTL by the holder (storage/leases.ts). Every other edge
- * tries to take it every half TTL, so when its holder dies (SIGKILL, a lost host) another edge holds it
- * within about one lease period and runs a scan at once (the old holder may have died before its own).
+ * tries to take it every quarter TTL, so when its holder dies (SIGKILL, a lost host) another edge holds it
+ * within about one lease period (the lease lapses at most one TTL after the holder's last refresh, and a
+ * try follows within a quarter more) and runs a scan at once (the old holder may have died before its own).
  * A lease, not a vote: no quorum, no protocol, and an edge cut off from Redis stops being the scheduler
  * once its lease lapses. Lost or released, the lease changes hands; the holder's name is in its edge record.
  */
@@ -32,7 +33,7 @@ export function createLeadership(o: { storage: Storage; ttlMs: number; log: Logg
   const retryLater = () => {
     if (closed) return;
     // Jitter keeps the edges from asking in lock-step.
-    timer = setTimeout(() => { void attempt(); }, Math.round(o.ttlMs / 2 * (0.75 + Math.random() / 2)));
+    timer = setTimeout(() => { void attempt(); }, Math.round(o.ttlMs / 4 * (0.75 + Math.random() / 2)));
     timer.unref();
   };
 

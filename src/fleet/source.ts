@@ -24,7 +24,7 @@ import { createFleetEdges, type FleetEdges } from './edges.ts';
 import { createFleetFollower, type FleetFollower } from './follow.ts';
 import { createLeadership, type Leadership } from './leader.ts';
 import { registerFleetMetrics } from './metrics.ts';
-import { mergeRules, type Doc } from './split.ts';
+import { effectiveDocument, type Doc } from './split.ts';
 import { EMPTY_FLEET_ETAG, createFleetUpdater } from './update.ts';
 
 /** How long a write's answer waits for the other edges to take the new version. */
@@ -89,7 +89,7 @@ async function openFleetRules(o: { configFile: string; config: EdgeConfig; share
   else log.info({ version: stored.version, by: stored.by, connected: shared.connected() }, 'starting on fleet config version');
   const host = (): Doc => parseEdgeFile(readConfigText(configFile), configFile) as Doc;
   const label = (r: FleetRecord | null) => `${configFile} with fleet document version ${r?.version ?? 0}`;
-  const load = (r: FleetRecord | null) => () => mergeRules(host(), r?.document ?? {});
+  const load = (r: FleetRecord | null) => () => effectiveDocument(host(), r?.document ?? {});
   const first = validateConfig(load(stored)(), { file: label(stored) });
 
   const edges: FleetEdges = createFleetEdges({ storage: shared, log, now: o.now });
@@ -123,7 +123,7 @@ async function openFleetRules(o: { configFile: string; config: EdgeConfig; share
           return { etag: latest?.etag ?? EMPTY_FLEET_ETAG, value: latest?.document ?? {} };
         },
         updater: createFleetUpdater({ doc, shared, edges, host, file: configFile, target: applier, by: edges.id, now: o.now, log,
-          waitMs: WRITE_WAIT_MS, onWritten: (r, result) => { void follower?.ran(r, result); } }),
+          waitMs: WRITE_WAIT_MS, onWriting: (r) => follower?.claim(r.etag), onWritten: (r, result) => { void follower?.ran(r, result); } }),
         async status() {
           const latest = doc.latest();
           const r = running();

@@ -5,7 +5,7 @@
  * fleet document; a key on the wrong side is a config error naming it. README "Fleet" has the table and the
  * reason for each key.
  */
-import type { ConfigIssue } from '../errors.ts';
+import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.ts';
 
 /**
  * In the fleet document: the rules (proxies, VMs, forwards, trusted proxies), how certificates are got and
@@ -59,4 +59,16 @@ export function rulesOf(doc: unknown): Doc {
 /** The effective document of an edge: its file's host part and the fleet's rules (neither holds the other's keys). */
 export function mergeRules(host: Doc, rules: Doc): Doc {
   return { ...Object.fromEntries(Object.entries(host).filter(([k]) => !fleetKeys.has(k))), ...rulesOf(rules) };
+}
+
+/**
+ * The effective document of a fleet edge: its file's host part with the fleet's rules. Throws ConfigError
+ * naming each key the rules must not hold (a fleet document written by hand into Redis, an import).
+ */
+export function effectiveDocument(host: Doc, rules: unknown): Doc {
+  const misplaced = fleetDocumentIssues(rules);
+  if (misplaced.length) {
+    throw new ConfigError(ErrorCodes.CONFIG_INVALID, `invalid fleet document:\n${misplaced.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues: misplaced });
+  }
+  return mergeRules(host, rules as Doc);
 }

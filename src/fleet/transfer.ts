@@ -26,7 +26,7 @@ import { openStorage, sharedOf } from '../storage/open.ts';
 import type { SharedStorage } from '../storage/redis.ts';
 import { createFleetDocument, type FleetRecord } from './document.ts';
 import { createFleetEdges, type FleetOutcome } from './edges.ts';
-import { fleetDocumentIssues, mergeRules, rulesOf, type Doc } from './split.ts';
+import { effectiveDocument, fleetDocumentIssues, rulesOf, type Doc } from './split.ts';
 import { createFleetUpdater } from './update.ts';
 
 /** Opens the fleet's storage of an edge with config.source: redis (rejects when Redis cannot be reached). */
@@ -42,7 +42,7 @@ export async function effectiveConfig(configFile: string, config: EdgeConfig, lo
   const shared = await openFleet(config, log);
   try {
     const r = await createFleetDocument(shared).fetch();
-    const doc = mergeRules(parseEdgeFile(readConfigText(configFile), configFile) as Doc, r?.document ?? {});
+    const doc = effectiveDocument(parseEdgeFile(readConfigText(configFile), configFile) as Doc, r?.document ?? {});
     return { config: validateConfig(doc, { file: `${configFile} with fleet document version ${r?.version ?? 0}` }), version: r?.version ?? 0 };
   } finally {
     await shared.close();

@@ -7,7 +7,8 @@
  * same version through different edges: one is stored, the other is refused 412 when it named that
  * version in If-Match, and otherwise made again on the new version. While Redis cannot be reached every
  * write is refused 503 EDGE_ERR_FLEET_UNAVAILABLE: nothing is accepted that the fleet would not see.
- * The answer says how the other edges took the new version (edges.ts), waiting up to `waitMs` for them.
+ * The answer says how the other edges took the new version (edges.ts), waiting up to `waitMs` for them
+ * after the write (other writes through this edge do not wait behind that).
  */
 import type { ApplyResult } from '../config/apply.ts';
 import { refusalError } from '../config/apply.ts';
@@ -17,7 +18,7 @@ import type { Logger } from '../log.ts';
 import type { SharedStorage } from '../storage/redis.ts';
 import { fleetEtag, type FleetDocument, type FleetRecord } from './document.ts';
 import type { FleetEdges } from './edges.ts';
-import { fleetDocumentIssues, mergeRules, type Doc } from './split.ts';
+import { effectiveDocument, type Doc } from './split.ts';
 
 /** Rebuilds on a newer version this many times before giving up (writers that keep racing). */
 const ATTEMPTS = 5;
@@ -36,6 +37,8 @@ export interface FleetUpdaterOptions {
   /** Who writes (an edge id, or `cli@host`). */
   readonly by: string;
   now(): Date;
+  /** Told of a version this edge is about to store (so that its own change notice is not applied again). */
+  onWriting?(record: FleetRecord): void;
   /** Told of every version this edge stored and committed. */
   onWritten?(record: FleetRecord, result: ApplyResult | null): void;
   /** How long a write's answer waits for the other edges to take the new version. */
@@ -58,7 +61,8 @@ export function createFleetUpdater(o: FleetUpdaterOptions): ConfigUpdater {
     throw err instanceof StorageError ? fleetUnavailable(where, err) : err;
   });
 
-  const updateOnce = async <T>(edit: Edit<T>, opts: UpdateOptions): Promise<UpdateOutcome<T>> => {
+  /** One write, serialised with the others of this edge: resolves the outcome and the version stored (null: none). */
+  const updateOnce = async <T>(edit: Edit<T>, opts: UpdateOptions): Promise<UpdateOutcome<T> & { written: FleetRecord | null }> => {
     for (let attempt = 1; ; attempt++) {
       if (!o.shared.connected()) throw fleetUnavailable(where);
       const base = await reachable(o.doc.fetch());
@@ -68,26 +72,24 @@ export function createFleetUpdater(o: FleetUpdaterOptions): ConfigUpdater {
       }
       const edited = edit(structuredClone(base?.document ?? {}));
       const explain = (err: unknown) => (err instanceof ConfigError && edited.explain ? edited.explain(err) : err);
-      const misplaced = fleetDocumentIssues(edited.next);
-      if (misplaced.length) {
-        throw new ConfigError(ErrorCodes.CONFIG_INVALID, `invalid fleet document:\n${misplaced.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues: misplaced });
-      }
       const label = `${o.file} with the fleet document`;
-      const load = () => mergeRules(o.host(), edited.next);
+      const load = () => effectiveDocument(o.host(), edited.next);
       if (opts.dryRun || o.target === null) {
         try { checkDocument(load(), label, o.now()); } catch (err) { throw explain(err); }
-        if (opts.dryRun) return { result: null, etag, detail: edited.detail };
+        if (opts.dryRun) return { result: null, etag, detail: edited.detail, written: null };
       }
       const prepared = o.target ? await o.target.prepare({ load, file: label }, 'api') : null;
       if (prepared && !('commit' in prepared)) throw explain(refusalError(prepared));
-      let written: FleetRecord | null;
+      const next = o.doc.next(base, edited.next, o.by, o.now());
+      o.onWriting?.(next);
+      let stored: boolean;
       try {
-        written = await reachable(o.doc.write(base, edited.next, o.by, o.now()));
+        stored = await reachable(o.doc.write(base, next));
       } catch (err) {
         prepared?.abort();
         throw err;
       }
-      if (written === null) {
+      if (!stored) {
         prepared?.abort();
         if (opts.ifMatch !== undefined) {
           throw new EdgeError(ErrorCodes.ADMIN_PRECONDITION, `the fleet document changed since ${opts.ifMatch} was read (another edge wrote first): read it again and retry`);
@@ -96,18 +98,24 @@ export function createFleetUpdater(o: FleetUpdaterOptions): ConfigUpdater {
         continue;
       }
       const result = prepared ? prepared.commit() : null;
-      o.onWritten?.(written, result);
-      const fleet = o.edges ? await o.edges.outcome(written, o.waitMs) : null;
-      if (fleet?.refused.length) o.log.warn({ version: written.version, refused: fleet.refused }, 'fleet edges refused the version this edge wrote');
-      return { result, etag: written.etag, detail: edited.detail, ...(fleet ? { extra: { fleet } } : { extra: { fleet: { version: written.version, etag: written.etag } } }) };
+      o.onWritten?.(next, result);
+      return { result, etag: next.etag, detail: edited.detail, written: next };
     }
   };
 
+  /** How the fleet took `written` (waiting for the other edges), for the write's answer. */
+  const report = async (written: FleetRecord) => {
+    const fleet = o.edges ? await o.edges.outcome(written, o.waitMs) : null;
+    if (fleet?.refused.length) o.log.warn({ version: written.version, refused: fleet.refused }, 'fleet edges refused the version this edge wrote');
+    return fleet ?? { version: written.version, etag: written.etag };
+  };
+
   return {
-    update(edit, opts = {}) {
+    async update(edit, opts = {}) {
       const run = queue.then(() => updateOnce(edit, opts));
       queue = run.catch(() => {});
-      return run;
+      const { written, ...outcome } = await run;
+      return written ? { ...outcome, extra: { fleet: await report(written) } } : outcome;
     },
   };
 }
