@@ -1,7 +1,8 @@
 /**
  * The admin routes that read and write the config document: proxies (by domain), VMs (by owner/name), the
  * whole document, and the CSV import. Reads answer from the file as it is on disk (what the operator reads,
- * with the ETag a write's If-Match is checked against); writes go through the ConfigUpdater.
+ * with the ETag a write's If-Match is checked against), or with config.source: redis from the fleet
+ * document; writes go through the ConfigUpdater (the file's or the fleet's).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { UpdateOutcome } from '../config/update.ts';

@@ -20,8 +20,12 @@ export interface FleetFollower {
   start(): void;
   /** Records what this edge did with `record` (its start, its own API write), so it is not applied again. */
   ran(record: FleetRecord, result: ApplyResult | null): Promise<void>;
-  /** Marks a version this edge is storing itself: its change notice may come before the write's answer. */
-  claim(etag: string): void;
+  /**
+   * Marks a version this edge is storing itself (its change notice may come before the write's answer);
+   * the function returned drops the mark (a write that failed, or whose answer was lost: the periodic
+   * check then applies the version if it was stored after all).
+   */
+  claim(etag: string): () => void;
   /** The version this edge serves (null before the first, or when the fleet had no document). */
   running(): FleetRecord | null;
   close(): void;
@@ -41,9 +45,9 @@ export interface FollowerOptions {
 export function createFleetFollower(o: FollowerOptions): FleetFollower {
   const { doc, edges, log } = o;
   let running: FleetRecord | null = null;
-  // The ETag of the last version this edge applied or refused, and of the last few it wrote itself.
+  // The ETag of the last version this edge applied or refused, and of those it is writing itself.
   let handled: string | null = null;
-  const own: string[] = [];
+  const own = new Set<string>();
   let busy: Promise<void> | null = null;
   let again = false;
   let closed = false;
@@ -79,7 +83,7 @@ export function createFleetFollower(o: FollowerOptions): FleetFollower {
       }
       return;
     }
-    if (record.etag === handled || own.includes(record.etag)) return;
+    if (record.etag === handled || own.has(record.etag)) return;
     const result = await o.apply(record);
     if (result.ok) log.info({ version: record.version, by: record.by }, 'fleet config version applied');
     await ran(record, result);
@@ -110,8 +114,8 @@ export function createFleetFollower(o: FollowerOptions): FleetFollower {
     },
     ran,
     claim(etag) {
-      own.push(etag);
-      if (own.length > 8) own.shift();
+      own.add(etag);
+      return () => { own.delete(etag); };
     },
     running: () => running,
     close() {

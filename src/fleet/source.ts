@@ -123,7 +123,7 @@ async function openFleetRules(o: { configFile: string; config: EdgeConfig; share
           return { etag: latest?.etag ?? EMPTY_FLEET_ETAG, value: latest?.document ?? {} };
         },
         updater: createFleetUpdater({ doc, shared, edges, host, file: configFile, target: applier, by: edges.id, now: o.now, log,
-          waitMs: WRITE_WAIT_MS, onWriting: (r) => follower?.claim(r.etag), onWritten: (r, result) => { void follower?.ran(r, result); } }),
+          waitMs: WRITE_WAIT_MS, onWriting: (r) => follower?.claim(r.etag) ?? (() => {}), onWritten: (r, result) => { void follower?.ran(r, result); } }),
         async status() {
           const latest = doc.latest();
           const r = running();

@@ -37,8 +37,11 @@ export interface FleetUpdaterOptions {
   /** Who writes (an edge id, or `cli@host`). */
   readonly by: string;
   now(): Date;
-  /** Told of a version this edge is about to store (so that its own change notice is not applied again). */
-  onWriting?(record: FleetRecord): void;
+  /**
+   * Told of a version this edge is about to store (so that its own change notice is not applied again);
+   * the function returned is called once that write is over.
+   */
+  onWriting?(record: FleetRecord): () => void;
   /** Told of every version this edge stored and committed. */
   onWritten?(record: FleetRecord, result: ApplyResult | null): void;
   /** How long a write's answer waits for the other edges to take the new version. */
@@ -81,15 +84,17 @@ export function createFleetUpdater(o: FleetUpdaterOptions): ConfigUpdater {
       const prepared = o.target ? await o.target.prepare({ load, file: label }, 'api') : null;
       if (prepared && !('commit' in prepared)) throw explain(refusalError(prepared));
       const next = o.doc.next(base, edited.next, o.by, o.now());
-      o.onWriting?.(next);
+      const release = o.onWriting?.(next);
       let stored: boolean;
       try {
         stored = await reachable(o.doc.write(base, next));
       } catch (err) {
         prepared?.abort();
+        release?.();
         throw err;
       }
       if (!stored) {
+        release?.();
         prepared?.abort();
         if (opts.ifMatch !== undefined) {
           throw new EdgeError(ErrorCodes.ADMIN_PRECONDITION, `the fleet document changed since ${opts.ifMatch} was read (another edge wrote first): read it again and retry`);
@@ -99,6 +104,7 @@ export function createFleetUpdater(o: FleetUpdaterOptions): ConfigUpdater {
       }
       const result = prepared ? prepared.commit() : null;
       o.onWritten?.(next, result);
+      release?.();
       return { result, etag: next.etag, detail: edited.detail, written: next };
     }
   };
