@@ -235,7 +235,8 @@ async function importCommand(kind: ImportKind, configFile: string, csvFile: stri
     return 2;
   }
   const { rows, added, replaced } = r.detail;
-  const via = r.via === 'api' ? `through the running edge at ${r.where}` : `into ${r.where} (no edge answered on admin.listen: the file was edited)`;
+  const via = r.via === 'api' ? `through the running edge at ${r.where}`
+    : `into ${r.where} (no edge answered on admin.listen: the ${r.via === 'redis' ? 'fleet document' : 'file'} was edited)`;
   out(r.dryRun ? `${rows} rows valid (${added} would be added, ${replaced} replaced); nothing changed`
     : `imported ${rows} ${kind} (${added} added, ${replaced} replaced) ${via}`);
   return 0;

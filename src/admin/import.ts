@@ -22,7 +22,7 @@ import { addressText } from './guard.ts';
 import { readAdminToken } from './token.ts';
 
 export type ImportOutcome =
-  | { readonly ok: true; readonly via: 'api' | 'file'; readonly where: string; readonly dryRun: boolean; readonly detail: ImportDetail }
+  | { readonly ok: true; readonly via: 'api' | 'file' | 'redis'; readonly where: string; readonly dryRun: boolean; readonly detail: ImportDetail }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly issues: ReadonlyArray<CsvIssue | ConfigIssue> };
 
 const refused = (e: EdgeError): ImportOutcome => ({ ok: false, code: e.code, message: e.message,
@@ -65,7 +65,7 @@ export async function importCsv(kind: ImportKind, configFile: string, csvFile: s
     const edit = editOf(kind, text);
     const updater = fleet?.updater ?? createConfigUpdater({ file: openConfigFile(configFile), target: null, now: () => systemClock.now() });
     const o = await updater.update(edit, { dryRun: opts.dryRun });
-    return { ok: true, via: 'file', where: fleet?.where ?? configFile, dryRun: opts.dryRun, detail: o.detail };
+    return { ok: true, via: fleet ? 'redis' : 'file', where: fleet?.where ?? configFile, dryRun: opts.dryRun, detail: o.detail };
   } catch (err) {
     if (err instanceof CsvError || (err instanceof ConfigError && err.code === ErrorCodes.CONFIG_INVALID)) return refused(err);
     throw err;

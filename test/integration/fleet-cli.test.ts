@@ -65,6 +65,19 @@ describe('idcs-edge config import and export', () => {
     await waitFor('the imported rule', async () => await servedBy(running, 'cli.example.com') === 'two');
   });
 
+  it('imports CSV rows into the fleet document when no edge answers', async (t) => {
+    const redis = await startRedis(t);
+    const edge = await fleetEdgeFile(t, { redisUrl: redis.url, keyPrefix: 'csv:' });
+    const csv = join(edge.dir, 'proxies.csv');
+    writeFileSync(csv, 'domain,target,target_port,protocol,ssl,cert_source,websocket,note\ncsv.example.com,127.0.0.1,8080,,,,,\n');
+    const r = await runCli(['import', 'proxies', csv, '--config', edge.file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /imported 1 proxies .* the fleet document was edited/);
+    const exported = await runCli(['config', 'export', '--config', edge.file]);
+    assert.deepEqual(parse(exported.stdout).proxies.map((p: { domain: string }) => p.domain), ['csv.example.com']);
+    assert.doesNotMatch(readFileSync(edge.file, 'utf8'), /csv\.example\.com/, 'the edge\'s own file is not touched');
+  });
+
   it('refuses an edge file with config.source: redis that holds a fleet key, naming it', async (t) => {
     const edge = await fleetEdgeFile(t, { redisUrl: 'redis://127.0.0.1:1/0', keyPrefix: 'x:' });
     edge.write({ ...edge.doc, proxies: [], vms: [] });
