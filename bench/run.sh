@@ -6,7 +6,7 @@
 # Environment (all optional):
 #   BENCH_QUICK=1            each case once, 2 s, for development
 #   BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP   repetitions per case, seconds per run, warm-up seconds
-#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers l4 cap profile"
+#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers l4 cap fleet profile"
 #   BENCH_PROXIES="edge nginx haproxy caddy"
 #   BENCH_EDGE=auto|cli|standin    auto: the real CLI if `--check-config` accepts the bench config
 #   BENCH_ROUTES=100000      size of the big route table
@@ -27,7 +27,7 @@ if [[ $QUICK == 1 ]]; then
 else
   RUNS=${BENCH_RUNS:-3}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-2}
 fi
-CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers l4 cap profile"}
+CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers l4 cap fleet profile"}
 PROXIES=${BENCH_PROXIES:-"edge nginx haproxy caddy"}
 ROUTES=${BENCH_ROUTES:-100000}
 WS_SIZES=${BENCH_WS_SIZES:-5000,10000}
@@ -44,7 +44,7 @@ has_case() { [[ " $CASES " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- tools from Debian, installed if missing
 install_tools() {
   local need=() pair
-  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3; do
+  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3 redis-server:redis-server; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
   done
   # nginx's stream module (TCP forwarding, the l4 case) is a separate Debian package.
@@ -512,6 +512,24 @@ if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
     record workers na edge 1 "{\"available\":false,\"reason\":$("$NODE" -e 'console.log(JSON.stringify(process.argv[1]))' "$reason")}"
     log "workers: not available ($reason)"
   fi
+fi
+
+if has_case fleet && [[ " $PROXIES " == *" edge "* && $EDGE_KIND == cli ]]; then
+  log "case: a route change through one edge reaching every edge of a three-edge fleet (one Redis)"
+  export BENCH_PORT_BASE=$BASE
+  read -r FLEET_REDIS FA_HTTP FA_ADMIN FB_HTTP FB_ADMIN FC_HTTP FC_ADMIN <<<"$("$NODE" "$BENCH/lib/fleet.mjs" ports)"
+  start fleet-redis "$LOAD_CPU" redis-server --port "$FLEET_REDIS" --bind 127.0.0.1 --save '' --appendonly no --protected-mode no --dir "$WORK"
+  wait_port "$FLEET_REDIS" fleet-redis
+  "$NODE" "$BENCH/lib/fleet.mjs" configs
+  # The three edges share the proxy core, as three small edges on one host would share a machine.
+  start_edge fleet-a "$WORK/edge-fleet-a.yaml" "$FA_HTTP" "$FA_ADMIN"
+  start_edge fleet-b "$WORK/edge-fleet-b.yaml" "$FB_HTTP" "$FB_ADMIN"
+  start_edge fleet-c "$WORK/edge-fleet-c.yaml" "$FC_HTTP" "$FC_ADMIN"
+  FLEET_N=20; [[ $QUICK == 1 ]] && FLEET_N=10
+  j=$(taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/fleet.mjs" measure "$FLEET_N")
+  record fleet changes edge 1 "$j"
+  log "fleet: $("$NODE" -e 'const c=JSON.parse(process.argv[1]).changes;const e=c.map((x)=>Math.max(...Object.values(x.perEdge))).sort((a,b)=>a-b);console.log(`${c.length} changes, to every edge: median ${e[e.length>>1].toFixed(1)} ms, max ${e[e.length-1].toFixed(1)} ms`)' "$j")"
+  stop fleet-a; stop fleet-b; stop fleet-c; stop fleet-redis
 fi
 
 if has_case l4; then

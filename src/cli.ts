@@ -3,7 +3,7 @@
  * writes to the console. Exit codes: 0 success, 1 a runtime failure (a certificate not renewed, a port
  * that cannot be bound), 2 bad usage or invalid config.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createChallengeResponder, serveChallengesStandalone } from './acme/challenges.ts';
 import { importCsv, type ImportKind } from './admin/import.ts';
@@ -19,13 +19,15 @@ import { forwardId, portText } from './l4/config.ts';
 import { createLogger } from './log.ts';
 import { hashPassword } from './policy/password.ts';
 import { runPrimary, workerCount } from './cluster/primary.ts';
+import type { FleetOutcome } from './fleet/edges.ts';
+import { effectiveConfig, exportRules, importRules } from './fleet/transfer.ts';
 import { runWorker } from './cluster/worker.ts';
 import { startEdge, type Edge } from './main.ts';
 import { runUntilStopped, STOP_MARGIN_MS } from './signals.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
 import { monthTraffic } from './stats/report.ts';
-import { storageFor } from './storage/open.ts';
+import { openStorage } from './storage/open.ts';
 import type { RenewalFailure } from './tls/failures.ts';
 import type { CertMeta } from './tls/issuer.ts';
 import { localCa } from './tls/local-ca.ts';
@@ -51,6 +53,13 @@ Usage:
                                              vm_port,note), all rows or none, the same way
   idcs-edge hash-password                    read a password from stdin (or ask for it on a terminal,
                                              without echo) and print its hash for auth.users[].hash
+  idcs-edge config export [FILE] [--config FILE]
+                                             write the fleet's rules (the fleet document in Redis, or
+                                             the rules of an edge file) as YAML, or JSON for FILE.json;
+                                             stdout without FILE
+  idcs-edge config import FILE [--dry-run] [--config FILE]
+                                             replace the fleet document with FILE (YAML or JSON), all
+                                             or nothing, validated as an admin API write
   idcs-edge --help | --version
 
 Options:
@@ -59,6 +68,7 @@ Options:
       --domain NAME   with --renew-ssl: only this certificate (e.g. app.example.com or *.user1.example.com)
       --dry-run       with --renew-ssl: print what would be renewed and why; change nothing
                       with import: validate the CSV and the resulting config; change nothing
+                      with config import: validate the document with this edge's file; change nothing
 
 Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT/SIGQUIT drain and exit 0 (a second one
   exits at once, 1); SIGUSR2 reopens the log file (logrotate); SIGUSR1 and the rest are ignored.
@@ -113,9 +123,18 @@ function renewLines(results: readonly RenewResult[]): string[] {
   return results.length ? pad(rows) : ['no certificates to consider (no proxy has ssl: true)'];
 }
 
-async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: string; dryRun: boolean }): Promise<number> {
-  const { log, close } = createLogger({ level: c.log.level, file: c.log.file, stdout: false });
-  const storage = storageFor(c, log);
+async function renewCommand(configFile: string, host: EdgeConfig, flags: { force: boolean; domain?: string; dryRun: boolean }): Promise<number> {
+  const { log, close } = createLogger({ level: host.log.level, file: host.log.file, stdout: false });
+  let storage;
+  let c: EdgeConfig;
+  try {
+    // A fleet edge's certificates are those of the fleet document.
+    c = (await effectiveConfig(configFile, host, log)).config;
+    storage = await openStorage(c, log);
+  } catch (e) {
+    await close();
+    throw e;
+  }
   try {
     const store = createCertStore({ storage, log, clock: systemClock });
     const targets = renewalTargets(buildRouteTable(c));
@@ -152,13 +171,13 @@ async function renewCommand(c: EdgeConfig, flags: { force: boolean; domain?: str
 /** Stored certificates, then names that have only a failed attempt (no certificate yet). */
 async function certsCommand(c: EdgeConfig): Promise<number> {
   const log = createLogger({ level: 'silent', file: null, stdout: false }).log;
-  const storage = storageFor(c, log);
+  const storage = await openStorage(c, log);
   try {
     const store = createCertStore({ storage, log, clock: systemClock });
     const metas = await store.list();
     const failures = new Map((await store.failures()).map((f) => [f.name, f]));
     if (metas.length === 0 && failures.size === 0) {
-      out(`no certificates in ${c.certs.dir}`);
+      out(`no certificates in ${storage.describe()}`);
       return 0;
     }
     const now = Date.now();
@@ -187,7 +206,7 @@ async function certsCommand(c: EdgeConfig): Promise<number> {
 /** `ca export`: the local CA's certificate on stdout (made now if the edge has none yet), how to trust it on stderr. */
 async function caExportCommand(c: EdgeConfig): Promise<number> {
   const log = createLogger({ level: 'silent', file: null, stdout: false }).log;
-  const storage = storageFor(c, log);
+  const storage = await openStorage(c, log);
   try {
     const ca = await localCa({ storage, clock: systemClock, log })();
     out(ca.certPem.trimEnd());
@@ -216,10 +235,56 @@ async function importCommand(kind: ImportKind, configFile: string, csvFile: stri
     return 2;
   }
   const { rows, added, replaced } = r.detail;
-  const via = r.via === 'api' ? `through the running edge at ${r.where}` : `into ${r.where} (no edge answered on admin.listen: the file was edited)`;
+  const via = r.via === 'api' ? `through the running edge at ${r.where}`
+    : `into ${r.where} (no edge answered on admin.listen: the ${r.via === 'redis' ? 'fleet document' : 'file'} was edited)`;
   out(r.dryRun ? `${rows} rows valid (${added} would be added, ${replaced} replaced); nothing changed`
     : `imported ${rows} ${kind} (${added} added, ${replaced} replaced) ${via}`);
   return 0;
+}
+
+/** `config export [FILE]` or `config import FILE`. */
+function configUsageOk(p: readonly string[]): boolean {
+  return (p[1] === 'export' && (p.length === 2 || p.length === 3)) || (p[1] === 'import' && p.length === 3);
+}
+
+function fleetLines(f: FleetOutcome | null): string[] {
+  if (!f) return [];
+  return [
+    ...(f.applied.length ? [`  applied by: ${f.applied.join(', ')}`] : []),
+    ...f.refused.map((r) => `  REFUSED by ${r.edge}: ${r.code} ${r.message.split('\n')[0]}`),
+    ...(f.pending.length ? [`  not yet reported by: ${f.pending.join(', ')}`] : []),
+  ];
+}
+
+async function configCommand(p: readonly string[], configFile: string, dryRun: boolean): Promise<number> {
+  const config = loadConfigFile(configFile);
+  const { log, close } = createLogger({ level: 'silent', file: null, stdout: false });
+  try {
+    if (p[1] === 'export') {
+      const r = await exportRules(configFile, config, p[2], log);
+      if (p[2] === undefined) process.stdout.write(r.text);
+      else {
+        writeFileSync(p[2], r.text);
+        err(`wrote ${r.version === null ? `the rules of ${r.where}` : `fleet document version ${r.version} from ${r.where}`} to ${p[2]}`);
+      }
+      return 0;
+    }
+    const r = await importRules(configFile, config, p[2]!, { dryRun }, log);
+    if (!r.ok) {
+      err(`${r.code}: ${p[2]} was not imported, nothing changed:`);
+      for (const i of r.issues) err(`  ${i.path}: ${i.message}`);
+      return 2;
+    }
+    if (r.dryRun) {
+      out(`${p[2]} is a valid fleet document for ${configFile}; nothing changed`);
+      return 0;
+    }
+    out(`imported ${p[2]} as fleet document version ${r.version ?? '?'} ${r.via === 'api' ? `through the running edge at ${r.where}` : `into ${r.where} (no edge answered on admin.listen)`}`);
+    for (const l of fleetLines(r.fleet)) out(l);
+    return r.fleet?.refused.length ? 1 : 0;
+  } finally {
+    await close();
+  }
 }
 
 /** 1536 -> "1.5 KiB". */
@@ -353,23 +418,28 @@ export async function main(argv: string[]): Promise<number> {
   const isImport = command === 'import';
   const isCa = command === 'ca';
   const isHash = command === 'hash-password';
-  if (isImport ? parsed.positionals.length !== 3 || !['proxies', 'forwards'].includes(parsed.positionals[1]!)
+  const isConfig = command === 'config';
+  if (isConfig ? !configUsageOk(parsed.positionals) : isImport ? parsed.positionals.length !== 3 || !['proxies', 'forwards'].includes(parsed.positionals[1]!)
     : isCa ? parsed.positionals.length !== 2 || parsed.positionals[1] !== 'export'
       : parsed.positionals.length > 1 || (command !== undefined && command !== 'certs' && command !== 'traffic' && !isHash)) {
-    err(isImport ? 'usage: idcs-edge import proxies|forwards FILE.csv [--dry-run] [--config FILE]'
+    err(isConfig ? 'usage: idcs-edge config export [FILE] [--config FILE] | idcs-edge config import FILE [--dry-run] [--config FILE]'
+      : isImport ? 'usage: idcs-edge import proxies|forwards FILE.csv [--dry-run] [--config FILE]'
       : isCa ? 'usage: idcs-edge ca export [--config FILE]' : `unknown command: ${parsed.positionals.join(' ')} (try --help)`);
     return 2;
   }
-  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', command === 'traffic', isImport, isCa, isHash].filter(Boolean).length;
-  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, traffic, import, ca export, hash-password'); return 2; }
-  if (!v['renew-ssl'] && (v.force || (v['dry-run'] && !isImport) || v.domain)) {
-    err('--force and --domain go with --renew-ssl; --dry-run with --renew-ssl or import');
+  const modes = [v['check-config'], v['renew-ssl'], command === 'certs', command === 'traffic', isImport, isCa, isHash, isConfig].filter(Boolean).length;
+  if (modes > 1) { err('choose one of --check-config, --renew-ssl, certs, traffic, import, ca export, hash-password, config'); return 2; }
+  const dryRunOk = isImport || (isConfig && parsed.positionals[1] === 'import');
+  if (!v['renew-ssl'] && (v.force || (v['dry-run'] && !dryRunOk) || v.domain)) {
+    err('--force and --domain go with --renew-ssl; --dry-run with --renew-ssl, import or config import');
     return 2;
   }
   const configFile = v.config!;
   try {
     if (v['check-config']) {
-      const c = loadConfigFile(configFile);
+      const silent = createLogger({ level: 'silent', file: null, stdout: false }).log;
+      // A fleet edge is checked with the fleet document it would start on.
+      const { config: c, version } = await effectiveConfig(configFile, loadConfigFile(configFile), silent);
       // The files the config names are checked as the edge checks them when it applies the config.
       const problems = checkConfig(c, systemClock.now());
       if (problems.length) {
@@ -377,17 +447,19 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
       }
       for (const l of describeConfig(configFile, c)) out(l);
+      if (version !== null) out(`rules: fleet document version ${version} (config.source: redis)`);
       for (const w of configWarnings(c)) err(`warning:${issueLine(w).slice(1)}`);
       return 0;
     }
     if (v['renew-ssl']) {
-      return await renewCommand(loadConfigFile(configFile), { force: v.force!, dryRun: v['dry-run']!, ...(v.domain ? { domain: v.domain } : {}) });
+      return await renewCommand(configFile, loadConfigFile(configFile), { force: v.force!, dryRun: v['dry-run']!, ...(v.domain ? { domain: v.domain } : {}) });
     }
     if (command === 'certs') return await certsCommand(loadConfigFile(configFile));
     if (isCa) return await caExportCommand(loadConfigFile(configFile));
     if (command === 'traffic') return await trafficCommand(configFile);
     if (isImport) return await importCommand(parsed.positionals[1] as ImportKind, configFile, parsed.positionals[2]!, v['dry-run']!);
     if (isHash) return await hashPasswordCommand();
+    if (isConfig) return await configCommand(parsed.positionals, configFile, v['dry-run']!);
     return await runCommand(configFile);
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -12,6 +12,7 @@ import { createAcmeIssuer, type AcmeIssuer } from './acme/issuer.ts';
 import type { Clock } from './clock.ts';
 import type { ConfigPart } from './config/apply.ts';
 import type { EdgeConfig } from './config/schema.ts';
+import type { Leadership } from './fleet/leader.ts';
 import type { Logger } from './log.ts';
 import { renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { createRenewalService, type RenewalService } from './renewal/service.ts';
@@ -43,6 +44,10 @@ export interface ControlPlaneOptions {
   onStored(): Promise<unknown>;
   /** Told the results of every renewal run (metrics, alerts). */
   onRenewals?(results: readonly RenewResult[]): void;
+  /** In a fleet (config.source: redis): scans and on-demand issuance run only while this edge holds the renewal lease. */
+  readonly leadership?: Leadership;
+  /** Told when this edge takes or loses the renewal lease. */
+  onLeadership?(leader: boolean): void;
 }
 
 const wantsAcme = (c: EdgeConfig) => c.proxies.some((p) => p.enabled && p.ssl && p.certSource === 'letsencrypt');
@@ -65,6 +70,7 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
     runAtStart: false,
     onStored: () => o.onStored(),
     onResults: (results) => o.onRenewals?.(results),
+    ...(o.leadership ? { leader: () => o.leadership!.isLeader() } : {}),
     log, clock,
   });
 
@@ -98,11 +104,19 @@ export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
     },
     start() {
       renewal?.start();
-      void renewal?.scan('start');
+      // In a fleet the scan runs where the lease is, at once when an edge takes it (its last holder may
+      // have died before scanning, or mid-issuance).
+      if (!o.leadership) void renewal?.scan('start');
+      o.leadership?.start((leader) => {
+        o.onLeadership?.(leader);
+        if (leader) void renewal?.scan('renewal lease taken');
+      });
     },
     close() {
       closing ??= (async () => {
         await renewal?.close();
+        // Released last: another edge takes the scheduler over at once.
+        await o.leadership?.close();
         acme?.issuer.close();
       })();
       return closing;

@@ -67,6 +67,8 @@ export const ErrorCodes = {
   ADMIN_NOT_READY: 'EDGE_ERR_ADMIN_NOT_READY',
   CSV_INVALID: 'EDGE_ERR_CSV_INVALID',
   CONFIG_WRITE: 'EDGE_ERR_CONFIG_WRITE',
+  // A fleet (config.source: redis, src/fleet/): its Redis cannot be reached, so a write is refused.
+  FLEET_UNAVAILABLE: 'EDGE_ERR_FLEET_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -202,6 +204,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.ISSUE_FAILED]: 502,
   [ErrorCodes.ADMIN_NOT_READY]: 503,
   [ErrorCodes.CONFIG_WRITE]: 503,
+  [ErrorCodes.FLEET_UNAVAILABLE]: 503,
   [ErrorCodes.BAD_REQUEST]: 400,
   [ErrorCodes.BAD_TARGET]: 400,
   [ErrorCodes.NOT_IMPLEMENTED]: 501,

@@ -18,6 +18,7 @@ import type { EdgeConfig } from './config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from './config/watch.ts';
 import { createControlPlane, type ControlPlane } from './control.ts';
 import { startDemoVm } from './demo/server.ts';
+import { openRules } from './fleet/source.ts';
 import { createForwardsPart } from './l4/forwards.ts';
 import type { ForwardObserver } from './l4/observer.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -36,7 +37,7 @@ import { createRequestIds } from './proxy/request-id.ts';
 import { createLiveStatePart } from './proxy/state.ts';
 import { createUpgradeRegistry } from './proxy/upgrades.ts';
 import { createTrafficRecorder, openTrafficStore } from './stats/traffic.ts';
-import { storageFor } from './storage/open.ts';
+import { openStorage } from './storage/open.ts';
 import type { RenewTarget } from './renewal/renew.ts';
 import type { RenewalService } from './renewal/service.ts';
 import { createCertManager } from './tls/contexts.ts';
@@ -118,8 +119,11 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const cleanups: Array<() => void | Promise<void>> = [];
   try {
     // One storage per process; closed last (cleanups run in reverse), after everything that uses it.
-    const storage = storageFor(first, log);
+    const storage = await openStorage(first, log, { unreachable: 'local-copy' });
     cleanups.push(() => storage.close());
+    // The rules: the file's, or the fleet document's (config.source: redis); a worker's come from its primary.
+    const rules = await openRules({ configFile: opts.worker ? undefined : configFile, config: first, storage, log, now: () => clock.now() });
+    cleanups.push(() => rules.close());
     const store = createCertStore({ storage, log, clock });
     const selfSigned = createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) });
     const events = createRequestEvents((err) => log.error({ err }, 'request-finished listener failed'));
@@ -136,7 +140,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // A single edge owns the control plane (ACME, renewal); a worker asks its primary instead.
     const control: ControlPlane | null = opts.worker ? null
       : createControlPlane({ store, storage, selfSigned, log, clock, onStored: () => certs.refresh(),
-        onRenewals: (results) => { metrics.countRenewals(results); alerts?.onRenewals(results); } });
+        onRenewals: (results) => { metrics.countRenewals(results); alerts?.onRenewals(results); },
+        leadership: rules.leadership, onLeadership: rules.onLeadership });
     const certs = createCertManager({
       store, log, clock, selfSigned,
       // A letsencrypt name without a CA certificate is served a self-signed stand-in meanwhile.
@@ -177,9 +182,13 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       // A worker's applies are its primary's, counted there.
       ...(opts.worker ? {} : { onResult: (r: ApplyResult, outcome: 'applied' | 'refused' | 'aborted') => metrics.countApply(r.source, outcome) }),
     });
-    if (!opts.worker) metrics.addSources({ certificates: () => certificateExpiries(applier.current(), store, clock.now()) });
-    const started = await applier.apply({ config: first }, 'start');
+    if (!opts.worker) {
+      metrics.addSources({ certificates: () => certificateExpiries(applier.current(), store, clock.now()) });
+      rules.registerMetrics(metrics.registry);
+    }
+    const started = await applier.apply({ config: rules.first }, 'start');
     if (!started.ok) throw refusalError(started);
+    rules.follow(applier);
 
     if (first.demo.enabled && !opts.worker) {
       const demo = await startDemoVm(first.demo.port);
@@ -194,7 +203,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     // The admin API edits the config file; the watcher below skips the API's own writes, applied already.
     const file = configFile ? openConfigFile(configFile) : null;
     let serving: { http: number | null; https: number | null } | null = null;
-    const admin = file && traffic ? await startAdmin(first, { file, applier, store, renewal: () => control?.renewal() ?? null, log, clock,
+    const admin = file && traffic ? await startAdmin(first, { file, rules: rules.admin(applier), degraded: () => rules.degraded(), applier, store,
+      renewal: () => control?.renewal() ?? null, log, clock,
       observability: observer.local(traffic),
       runtime: () => ({ mode: 'single', workers: 1, ready: serving !== null, listeners: { host: first.listen.host, http: serving?.http ?? null,
         https: serving?.https ?? null }, inFlight: pipeline.inFlight(), webSockets: upgrades.count() }) }) : null;
@@ -222,7 +232,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       forwards: forwards?.keys().length ?? 0 },
       'idcs-edge listening');
 
-    const reload = (source: ApplySource = 'file') => applier.apply({ file: configFile! }, source);
+    const reload = (source: ApplySource = 'file') => rules.reload(applier, source);
     let watcher: ConfigWatcher | null = null;
     if (configFile && opts.watch !== false) watcher = watchConfigFile(configFile, reloadUnlessOwnWrite(file, log, () => { void reload('file'); }));
 

@@ -152,6 +152,22 @@ if (has('reload')) {
   target('Reload every second under load: 0 failed requests', `${fmt(failed)} failed of ${fmt(runs.reduce((a, r) => a + (r.data.wrk?.requests ?? 0), 0))}`,
     runs.length ? failed === 0 : null);
 }
+/** Per change of the fleet case: each edge's time to serve it, and the largest (null: not within the case's 10 s). */
+const fleetChanges = () => (pick('fleet', 'changes', 'edge')[0]?.data.changes ?? []).map((c) => {
+  const each = Object.values(c.perEdge);
+  return { ...c, every: each.some((x) => x === null) ? null : Math.max(...each) };
+});
+const quantile = (xs, q) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+};
+if (has('fleet')) {
+  const ch = fleetChanges();
+  const every = ch.map((c) => c.every ?? Infinity);
+  const worst = Math.max(...every);
+  target('Route change reaches every edge of a 3-edge fleet within 1 s', `median ${fmt(median(every), 1)} ms, max ${Number.isFinite(worst) ? `${fmt(worst, 1)} ms` : 'not reached'}`,
+    ch.length ? worst <= 1000 : null, `${ch.length} changes through one edge's API`);
+}
 const gbps = (d) => (Number.isFinite(d?.bps) ? d.bps / 1e9 : NaN);
 const mbps = (d) => (Number.isFinite(d?.bps) ? d.bps / 1e6 : NaN);
 // Proxy CPU seconds per GB carried (the rate was measured over the iperf3 run, the CPU over the same wall time).
@@ -317,6 +333,24 @@ if (has('reload')) {
   table(['Run', 'req/s', 'p99 ms', 'socket errors', 'non-2xx', 'rewrites', 'seen applied', 'failed reloads (log)'],
     runs.map((r) => [r.run, fmt(rps(r.data)), fmt(p99(r.data), 2), fmt(sockErr(r.data)), fmt(non2xx(r.data)), r.data.rewrites, r.data.applied, r.data.failedReloads]));
   if (Number.isFinite(ref)) { p(`For reference, p99 without reloads (HTTP keep-alive, 50 connections, this report): ${fmt(ref, 2)} ms.`); p(); }
+}
+
+if (has('fleet')) {
+  p('### A route change across a fleet (idcs-edge only)');
+  p();
+  p('Three edges (config.source: redis) on one redis-server, all on the proxy core. Each change adds a proxy through edge a\'s '
+    + 'admin API (and removes the one before); from the moment the PUT is sent, each edge is asked for the new host over one '
+    + 'keep-alive connection until it answers 200. Edge a applies the change before storing it (its API write); b and c '
+    + 'learn of it from Redis pub/sub and apply it through their own apply pipeline. "API answer" includes the write\'s wait '
+    + 'for the other edges to report the version (at most 2 s).');
+  p();
+  const ch = fleetChanges();
+  const row = (name, xs) => [name, fmt(median(xs), 1), fmt(quantile(xs, 0.9), 1), fmt(Math.max(...xs.filter(Number.isFinite)), 1)];
+  table(['ms from the PUT', 'median', 'p90', 'max'], [
+    ...['a', 'b', 'c'].map((e) => row(`served by edge ${e}${e === 'a' ? ' (the writer)' : ''}`, ch.map((c) => c.perEdge[e] ?? Infinity))),
+    row('served by every edge', ch.map((c) => c.every ?? Infinity)),
+    row('API answer', ch.map((c) => c.writeMs)),
+  ]);
 }
 
 if (has('workers')) {

@@ -2,7 +2,8 @@
  * `idcs-edge import proxies|forwards FILE.csv`: through the running edge's admin API when one answers at
  * admin.listen (so the import is applied, and written, by the edge), else by editing the config file
  * directly with the same validation and the same all-or-nothing rule (a running edge without the API then
- * picks the change up through its file watcher).
+ * picks the change up through its file watcher); a fleet edge's (config.source: redis) into the fleet
+ * document instead.
  */
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../clock.ts';
@@ -10,6 +11,8 @@ import { openConfigFile } from '../config/file.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { createConfigUpdater } from '../config/update.ts';
 import { ConfigError, EdgeError, ErrorCodes, type ConfigIssue, type ErrorCode } from '../errors.ts';
+import { openFleetUpdater } from '../fleet/transfer.ts';
+import { silentLogger } from '../log.ts';
 import { adminClient } from './client.ts';
 import { parseAdminListen, tokenFileOf } from './config.ts';
 import { CsvError, parseProxyCsv, type CsvIssue } from './csv.ts';
@@ -19,7 +22,7 @@ import { addressText } from './guard.ts';
 import { readAdminToken } from './token.ts';
 
 export type ImportOutcome =
-  | { readonly ok: true; readonly via: 'api' | 'file'; readonly where: string; readonly dryRun: boolean; readonly detail: ImportDetail }
+  | { readonly ok: true; readonly via: 'api' | 'file' | 'redis'; readonly where: string; readonly dryRun: boolean; readonly detail: ImportDetail }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly issues: ReadonlyArray<CsvIssue | ConfigIssue> };
 
 const refused = (e: EdgeError): ImportOutcome => ({ ok: false, code: e.code, message: e.message,
@@ -56,13 +59,17 @@ export async function importCsv(kind: ImportKind, configFile: string, csvFile: s
     }
     return { ok: true, via: 'api', where: addressText(at), dryRun: opts.dryRun, detail: body.import! };
   }
+  // A fleet edge's rules are the fleet document: written there, not into its file.
+  const fleet = config.config.source === 'redis' ? await openFleetUpdater(configFile, config, silentLogger()) : null;
   try {
     const edit = editOf(kind, text);
-    const updater = createConfigUpdater({ file: openConfigFile(configFile), target: null, now: () => systemClock.now() });
+    const updater = fleet?.updater ?? createConfigUpdater({ file: openConfigFile(configFile), target: null, now: () => systemClock.now() });
     const o = await updater.update(edit, { dryRun: opts.dryRun });
-    return { ok: true, via: 'file', where: configFile, dryRun: opts.dryRun, detail: o.detail };
+    return { ok: true, via: fleet ? 'redis' : 'file', where: fleet?.where ?? configFile, dryRun: opts.dryRun, detail: o.detail };
   } catch (err) {
     if (err instanceof CsvError || (err instanceof ConfigError && err.code === ErrorCodes.CONFIG_INVALID)) return refused(err);
     throw err;
+  } finally {
+    await fleet?.close();
   }
 }

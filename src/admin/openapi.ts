@@ -13,9 +13,17 @@ import { FORWARD_CSV_COLUMNS } from './csv-forwards.ts';
 const issue = z.object({ path: z.string(), message: z.string() });
 const csvIssue = z.object({ line: z.number().int().nullable(), column: z.enum([...new Set([...CSV_COLUMNS, ...FORWARD_CSV_COLUMNS])] as [string, ...string[]]).nullable(), message: z.string(), path: z.string().optional() });
 
+/** How the edges of a fleet took a version (config.source: redis): a write's answer has it as `fleet`. */
+const fleetOutcome = z.object({
+  version: z.number().int(), etag: z.string(),
+  applied: z.array(z.string()).optional().describe('edges that serve the version'),
+  refused: z.array(z.object({ edge: z.string(), code: z.string(), message: z.string(), issues: z.array(issue) })).optional(),
+  pending: z.array(z.string()).optional().describe('live edges that had not reported within 2 s'),
+});
+
 const applyResult = z.object({
   ok: z.boolean(),
-  source: z.enum(['start', 'file', 'signal', 'primary', 'api']),
+  source: z.enum(['start', 'file', 'signal', 'primary', 'api', 'redis']),
   version: z.number().int().describe('Counts the applies that took effect in the process serving the API'),
   at: z.string(),
   changes: z.object({
@@ -25,6 +33,7 @@ const applyResult = z.object({
   }).optional(),
   issues: z.array(issue).optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  fleet: fleetOutcome.optional(),
 });
 
 const errorBody = z.object({
@@ -54,8 +63,18 @@ const status = z.object({
   listeners: z.object({ host: z.string(), http: z.number().int().nullable(), https: z.number().int().nullable(), admin: z.string() }),
   counts: z.object({ proxies: z.number().int(), vms: z.number().int(), certificates: z.number().int(),
     inFlight: z.number().int().optional(), webSockets: z.number().int().optional() }),
-  config: z.object({ file: z.string(), etag: z.string() }),
+  config: z.object({ file: z.string(), etag: z.string(), source: z.enum(['file', 'redis']) }),
   lastApply: applyResult.nullable(),
+  fleet: z.object({
+    storage: z.string(), connected: z.boolean(), edge: z.string(), renewalLeader: z.boolean(),
+    document: z.object({ version: z.number().int(), etag: z.string(), at: z.string(), by: z.string() }).nullable(),
+    running: z.object({ version: z.number().int(), etag: z.string() }).nullable(),
+    edges: z.array(z.object({ edge: z.string(), host: z.string(), pid: z.number().int(), live: z.boolean(), renewalLeader: z.boolean(),
+      running: z.object({ version: z.number().int(), etag: z.string(), at: z.string() }).nullable(),
+      refused: z.object({ version: z.number().int(), etag: z.string(), at: z.string(), code: z.string(), message: z.string(), issues: z.array(issue) }).nullable() }))
+      .nullable(),
+  }).optional().describe('config.source: redis'),
+  degraded: z.array(z.string()).optional(),
 });
 const importResult = z.object({ ...applyResult.shape, dryRun: z.boolean(),
   import: z.object({ rows: z.number().int(), added: z.number().int(), replaced: z.number().int() }) });
@@ -124,7 +143,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       '/healthz': { get: { summary: 'The process is alive', security: [], responses: { 200: { description: 'alive' } } } },
-      '/readyz': { get: { summary: 'Listeners up and config applied', security: [], responses: { 200: { description: 'ready' }, ...errors(503) } } },
+      '/readyz': { get: { summary: 'Listeners up and config applied', security: [],
+        responses: { 200: { description: '`{"status":"ready"}`, or `{"status":"degraded","reasons":[...]}` while serving without its Redis or on an older fleet version' }, ...errors(503) } } },
       '/api/v1/proxies': { get: read('Every proxy as in the config, with its status', 'ProxyList') },
       '/api/v1/proxies/{domain}': {
         get: read('One proxy', 'ProxyView', [domain]),

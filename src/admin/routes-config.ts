@@ -1,7 +1,8 @@
 /**
  * The admin routes that read and write the config document: proxies (by domain), VMs (by owner/name), the
  * whole document, and the CSV import. Reads answer from the file as it is on disk (what the operator reads,
- * with the ETag a write's If-Match is checked against); writes go through the ConfigUpdater.
+ * with the ETag a write's If-Match is checked against), or with config.source: redis from the fleet
+ * document; writes go through the ConfigUpdater (the file's or the fleet's).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { UpdateOutcome } from '../config/update.ts';
@@ -24,14 +25,14 @@ export const ifMatch = (req: Req) => (typeof req.headers['if-match'] === 'string
 
 /** A write's answer: the apply result (what changed) and the new document's ETag; 201 when it created something. */
 export function sendWrite(reply: FastifyReply, o: UpdateOutcome<unknown>, created = false, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply.header('etag', o.etag).code(created ? 201 : 200).send({ ...(o.result ?? { ok: true }), ...extra });
+  return reply.header('etag', o.etag).code(created ? 201 : 200).send({ ...(o.result ?? { ok: true }), ...o.extra, ...extra });
 }
 
 const vmId = (p: Record<string, string>) => `${p.owner!.trim().toLowerCase()}/${p.name!.trim().toLowerCase()}`;
 
-/** The document on disk, and its ETag set on the reply. */
+/** The document (on disk, or the fleet's), and its ETag set on the reply. */
 export function readDocument(ctx: AdminContext, reply: FastifyReply): Record<string, unknown> {
-  const d = ctx.file.read();
+  const d = ctx.document.read();
   reply.header('etag', d.etag);
   return (typeof d.value === 'object' && d.value !== null ? d.value : {}) as Record<string, unknown>;
 }

@@ -16,7 +16,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 /** Registers health, readiness, status, certificates, renew and the OpenAPI document on `app`. */
 export function registerStateRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { applier, file } = ctx;
+  const { applier, file, document } = ctx;
   const running = () => {
     const c = applier.current();
     if (c === null) throw new EdgeError(ErrorCodes.ADMIN_NOT_READY, 'the edge has not applied a config yet');
@@ -26,27 +26,32 @@ export function registerStateRoutes(app: FastifyInstance, ctx: AdminContext): vo
 
   app.get('/healthz', open, async () => ({ status: 'alive' }));
   app.get('/readyz', open, async (_req, reply) => {
-    if (ctx.runtime().ready && applier.current() !== null) return { status: 'ready' };
-    return reply.code(statusOf(ErrorCodes.ADMIN_NOT_READY)).send({ status: 'starting' });
+    if (!ctx.runtime().ready || applier.current() === null) return reply.code(statusOf(ErrorCodes.ADMIN_NOT_READY)).send({ status: 'starting' });
+    // Degraded still answers 200: the edge serves what it has, and a load balancer must not take every
+    // edge of a fleet out at once because their shared Redis went away.
+    const reasons = ctx.degraded?.() ?? [];
+    return reasons.length ? { status: 'degraded', reasons } : { status: 'ready' };
   });
 
   app.get('/api/v1/status', async (_req, reply) => {
     const c = running();
     const rt = ctx.runtime();
-    const d = file.read();
+    const d = document.read();
     reply.header('etag', d.etag);
     return {
       version: VERSION, pid: process.pid, mode: rt.mode, workers: rt.workers, ready: rt.ready,
       listeners: { ...rt.listeners, admin: ctx.address() },
       counts: { proxies: c.proxies.length, vms: c.vms.length, certificates: buildRouteTable(c).certTargets.length,
         ...(rt.inFlight !== undefined ? { inFlight: rt.inFlight } : {}), ...(rt.webSockets !== undefined ? { webSockets: rt.webSockets } : {}) },
-      config: { file: file.path, etag: d.etag },
+      config: { file: file.path, etag: d.etag, source: ctx.rules ? 'redis' : 'file' },
       lastApply: applier.last(),
+      ...(ctx.rules ? { fleet: await ctx.rules.status() } : {}),
+      ...(ctx.degraded?.().length ? { degraded: ctx.degraded() } : {}),
     };
   });
 
   app.get('/api/v1/certs', async (_req, reply) => {
-    reply.header('etag', file.read().etag);
+    reply.header('etag', document.read().etag);
     return { certificates: await certificateViews(running(), ctx.store, ctx.clock.now()) };
   });
 

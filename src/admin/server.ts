@@ -41,8 +41,21 @@ export interface AdminRuntime {
   readonly webSockets?: number;
 }
 
+/** With config.source: redis the rules are the fleet document: the API reads and writes it instead of the file. */
+export interface AdminRules {
+  /** The fleet document as this edge last saw it, and its ETag. */
+  read(): { readonly etag: string; readonly value: unknown };
+  readonly updater: ConfigUpdater;
+  /** The fleet's view for GET /api/v1/status: versions, and what every edge runs or refused. */
+  status(): Promise<unknown>;
+}
+
 export interface AdminDeps {
   readonly file: ConfigFile;
+  /** The fleet document, when the rules live there (config.source: redis). */
+  readonly rules?: AdminRules | undefined;
+  /** Why the edge is degraded now (it serves, but e.g. its Redis cannot be reached); GET /readyz says them. */
+  degraded?(): readonly string[];
   /** The apply pipeline the writes go through, and what it runs. */
   readonly applier: ApplyTarget & { current(): EdgeConfig | null; last(): ApplyResult | null };
   readonly store: CertStore;
@@ -57,6 +70,8 @@ export interface AdminDeps {
 /** What the routes share. */
 export interface AdminContext extends AdminDeps {
   readonly settings: AdminConfig;
+  /** The rules document the routes read (the fleet document, else the file) and the writes go to. */
+  readonly document: { read(): { readonly etag: string; readonly value: unknown } };
   readonly updater: ConfigUpdater;
   /** Where this listener is bound (for GET /status). */
   address(): string;
@@ -167,8 +182,8 @@ export async function startAdmin(config: EdgeConfig, deps: AdminDeps): Promise<A
   });
 
   let url = addressText(wanted);
-  const ctx: AdminContext = { ...deps, settings, address: () => url,
-    updater: createConfigUpdater({ file: deps.file, target: deps.applier, now: () => deps.clock.now() }) };
+  const ctx: AdminContext = { ...deps, settings, address: () => url, document: deps.rules ?? deps.file,
+    updater: deps.rules?.updater ?? createConfigUpdater({ file: deps.file, target: deps.applier, now: () => deps.clock.now() }) };
   registerConfigRoutes(app, ctx);
   registerForwardRoutes(app, ctx);
   registerStateRoutes(app, ctx);

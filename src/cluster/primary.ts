@@ -19,6 +19,7 @@ import type { EdgeConfig } from '../config/schema.ts';
 import { watchConfigFile, type ConfigWatcher } from '../config/watch.ts';
 import { createControlPlane } from '../control.ts';
 import { startDemoVm } from '../demo/server.ts';
+import { openRules } from '../fleet/source.ts';
 import { createForwardsPart } from '../l4/forwards.ts';
 import { createLogger } from '../log.ts';
 import { groupObservability } from '../metrics/observer.ts';
@@ -26,7 +27,7 @@ import { observeForwards } from '../metrics/forwards.ts';
 import { createMetrics } from '../metrics/registry.ts';
 import { runUntilStopped, STOP_MARGIN_MS } from '../signals.ts';
 import { openTrafficStore } from '../stats/traffic.ts';
-import { storageFor } from '../storage/open.ts';
+import { openStorage } from '../storage/open.ts';
 import { createPolicyPart } from '../policy/policies.ts';
 import { localCa } from '../tls/local-ca.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
@@ -44,7 +45,10 @@ export async function runPrimary(configFile: string): Promise<number> {
   const logs = createLogger({ level: first.log.level, file: first.log.file });
   const { log } = logs;
   const clock = systemClock;
-  const storage = storageFor(first, log);
+  const storage = await openStorage(first, log, { unreachable: 'local-copy' }).catch(async (err: unknown) => { await logs.close(); throw err; });
+  // The rules: the file's, or the fleet document's (config.source: redis), followed here and sent to the workers.
+  const rules = await openRules({ configFile: file, config: first, storage, log, now: () => clock.now() })
+    .catch(async (err: unknown) => { await storage.close(); await logs.close(); throw err; });
   const store = createCertStore({ storage, log, clock });
   // The primary's own metrics (renewals, applies, certificates, its process); the workers' are added per scrape.
   const metrics = createMetrics({ processMetrics: true });
@@ -53,7 +57,8 @@ export async function runPrimary(configFile: string): Promise<number> {
   const alerts = createAlertsPart({ storage, log, clock, edge: hostname() });
   // Certificates are served by the workers, which see the store change on their own.
   const control = createControlPlane({ store, storage, selfSigned: createSelfSignedIssuer({ clock, ca: localCa({ storage, clock, log }) }), log, clock,
-    onStored: async () => {}, onRenewals: (results) => { metrics.countRenewals(results); alerts.onRenewals(results); } });
+    onStored: async () => {}, onRenewals: (results) => { metrics.countRenewals(results); alerts.onRenewals(results); },
+    leadership: rules.leadership, onLeadership: rules.onLeadership });
   let started = false;
   const group = createWorkerGroup({
     count: workerCount(first), log, prepareTimeoutMs: 60_000,
@@ -75,9 +80,11 @@ export async function runPrimary(configFile: string): Promise<number> {
   const applier = createApplier({ parts: [control, alerts, policies, forwards, group], check: (c) => checkConfig(c, clock.now()), warn: configWarnings, log,
     onResult: (r, outcome) => metrics.countApply(r.source, outcome) });
   metrics.addSources({ certificates: () => certificateExpiries(applier.current(), store, clock.now()) });
+  rules.registerMetrics(metrics.registry);
   // The primary serves the admin API: its writes go through this applier, two-phase across the workers.
   const configDoc = openConfigFile(file);
-  const admin = await startAdmin(first, { file: configDoc, applier, store, renewal: () => control.renewal(), log, clock,
+  const admin = await startAdmin(first, { file: configDoc, rules: rules.admin(applier), degraded: () => rules.degraded(), applier, store,
+    renewal: () => control.renewal(), log, clock,
     observability: groupObservability({ metrics, store: traffic, gather: () => group.gather() }),
     runtime: () => ({ mode: 'workers', workers: workerCount(first), ready: started,
       listeners: { host: first.listen.host, http: first.listen.http || null, https: first.listen.https || null } }) });
@@ -85,7 +92,7 @@ export async function runPrimary(configFile: string): Promise<number> {
   let demo: Awaited<ReturnType<typeof startDemoVm>> | null = null;
   const run = runUntilStopped({
     log: () => log,
-    reload: () => { void applier.apply({ file }, 'signal'); },
+    reload: () => { void rules.reload(applier, 'signal'); },
     // The workers write the same file through descriptors of their own: each reopens its own.
     reopenLogs() {
       logs.reopen();
@@ -104,24 +111,28 @@ export async function runPrimary(configFile: string): Promise<number> {
       alerts.close();
       // After the workers: their last increments arrive as they stop.
       traffic.close();
+      await rules.close();
       await storage.close();
       await demo?.close();
       log.info('stopped');
       await logs.close();
     },
   });
-  const result = await applier.apply({ config: first }, 'start');
+  const result = await applier.apply({ config: rules.first }, 'start');
   if (!result.ok) {
     await admin?.close();
     await forwards.close(0);
     await group.stop(0);
     traffic.close();
+    await rules.close();
+    await storage.close();
     await logs.close();
     throw refusalError(result);
   }
+  rules.follow(applier);
   demo = first.demo.enabled ? await startDemoVm(first.demo.port) : null;
   if (demo) log.info({ port: demo.port }, 'demo VM started (demo.enabled: true): a page and a WebSocket echo on 127.0.0.1');
   log.info({ workers: workerCount(first), pid: process.pid }, 'idcs-edge primary started');
-  watcher = watchConfigFile(file, reloadUnlessOwnWrite(configDoc, log, () => { void applier.apply({ file }, 'file'); }));
+  watcher = watchConfigFile(file, reloadUnlessOwnWrite(configDoc, log, () => { void rules.reload(applier, 'file'); }));
   return run.exited;
 }

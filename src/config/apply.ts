@@ -12,7 +12,7 @@ import { loadConfigFile, validateConfig } from './load.ts';
 import { withRunningValues } from './restart.ts';
 import type { EdgeConfig } from './schema.ts';
 
-export type ApplySource = 'start' | 'file' | 'signal' | 'primary' | 'api';
+export type ApplySource = 'start' | 'file' | 'signal' | 'primary' | 'api' | 'redis';
 
 /** What an apply changed (or, when refused, would have). */
 export interface ApplyChanges {
@@ -54,12 +54,18 @@ export interface ConfigPart {
   prepare(next: EdgeConfig, table: RouteTable, running: EdgeConfig | null): Staged | Promise<Staged>;
 }
 
-/** A config as it arrives: a file to read, a parsed document to validate, or one the primary already validated. */
-export type ApplyInput = { readonly file: string } | { readonly document: unknown; readonly file?: string } | { readonly config: EdgeConfig };
+/**
+ * A config as it arrives: a file to read, a parsed document to validate, a document made at apply time
+ * (a fleet edge's file and the fleet document: what fails to make it is a refusal), or one the primary
+ * already validated.
+ */
+export type ApplyInput = { readonly file: string } | { readonly document: unknown; readonly file?: string }
+  | { readonly load: () => unknown; readonly file?: string } | { readonly config: EdgeConfig };
 
 function validatedOf(input: ApplyInput): EdgeConfig {
   if ('config' in input) return input.config;
   if ('document' in input) return validateConfig(input.document, input.file ? { file: input.file } : {});
+  if ('load' in input) return validateConfig(input.load(), input.file ? { file: input.file } : {});
   return loadConfigFile(input.file);
 }
 

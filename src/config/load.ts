@@ -7,6 +7,8 @@ import { extname, resolve } from 'node:path';
 import jsyaml from 'js-yaml';
 import { resolveAcmePaths } from '../acme/config.ts';
 import { ConfigError, ErrorCodes } from '../errors.ts';
+import { hostFileIssues } from '../fleet/split.ts';
+import { resolveStoragePaths } from '../storage/config.ts';
 import { explainIssues, issueLine } from './explain.ts';
 import { configSchema, type EdgeConfig } from './schema.ts';
 
@@ -28,6 +30,7 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
     certs: { ...c.certs, dir: abs(c.certs.dir) },
     data: { ...c.data, dir: abs(c.data.dir) },
     log: { ...c.log, file: c.log.file === null ? null : abs(c.log.file) },
+    storage: resolveStoragePaths(c.storage, baseDir),
     ...(c.acme ? { acme: resolveAcmePaths(c.acme, baseDir) } : {}),
     ...(c.admin?.tokenFile ? { admin: { ...c.admin, tokenFile: abs(c.admin.tokenFile) } } : {}),
     // Only proxies that name files are copied: a table of 100,000 plain proxies is not duplicated.
@@ -87,8 +90,21 @@ export function readConfigText(file: string): string {
   }
 }
 
+/**
+ * Parses an edge's own file: with `config.source: redis` the fleet's keys are refused here, naming each
+ * (they live in the fleet document). Throws ConfigError EDGE_ERR_CONFIG_READ or EDGE_ERR_CONFIG_INVALID.
+ */
+export function parseEdgeFile(text: string, file: string): unknown {
+  const doc = parseConfigText(text, file);
+  const misplaced = hostFileIssues(doc);
+  if (misplaced.length) {
+    throw new ConfigError(ErrorCodes.CONFIG_INVALID, `invalid config in ${file}:\n${misplaced.map(issueLine).join('\n')}`, { file, issues: misplaced });
+  }
+  return doc;
+}
+
 /** Reads, parses and validates a config file (problems carry their line). */
 export function loadConfigFile(file: string, baseDir: string = process.cwd()): EdgeConfig {
   const text = readConfigText(file);
-  return validateConfig(parseConfigText(text, file), { file, baseDir, text });
+  return validateConfig(parseEdgeFile(text, file), { file, baseDir, text });
 }

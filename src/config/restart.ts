@@ -12,10 +12,11 @@ import type { EdgeConfig } from './schema.ts';
  * (certs.dir, acme.challengeDir); the log file and the traffic database are opened once (log.file,
  * data.dir); the cron job is made once (renewal.schedule, renewal.timezone); the admin listener and its
  * token are made once (admin); node:tls fixes the handshake deadline when the HTTPS server is made
- * (timeouts.tlsHandshakeMs).
+ * (timeouts.tlsHandshakeMs); the storage is opened once per process, and where the rules come from is
+ * decided with it (storage, config).
  */
 export const RESTART_ONLY = ['listen', 'workers', 'demo', 'certs.dir', 'acme.challengeDir', 'log.file', 'data.dir', 'renewal.schedule',
-  'renewal.timezone', 'admin', 'timeouts.tlsHandshakeMs'] as const;
+  'renewal.timezone', 'admin', 'timeouts.tlsHandshakeMs', 'storage', 'config'] as const;
 
 type Path = (typeof RESTART_ONLY)[number];
 

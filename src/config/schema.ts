@@ -8,10 +8,12 @@ import { z } from 'zod';
 import { acmeConfigSchema, acmeRequirementIssues } from '../acme/config.ts';
 import { adminConfigSchema, adminIssues } from '../admin/config.ts';
 import { alertsConfigSchema } from '../alerts/config.ts';
+import { configSourceIssues, configSourceSchema } from '../fleet/config.ts';
 import { forwardIssues, forwardSchema } from '../l4/config.ts';
 import { parseCidrOrNull } from '../policy/cidr.ts';
 import { accessSchema, authSchema, bandwidthSchema } from '../policy/config.ts';
 import { isValidHostname } from '../routing/host.ts';
+import { storageConfigSchema, storageIssues } from '../storage/config.ts';
 
 export { parseCidrOrNull };
 
@@ -212,12 +214,17 @@ export const configSchema = z.strictObject({
   admin: adminConfigSchema.optional(),
   /** Certificate alerts to a webhook (see src/alerts/config.ts); absent: alerts are only logged. */
   alerts: alertsConfigSchema.optional(),
+  /** Where certificates, keys, tokens and leases are kept: the file store or a shared Redis (see src/storage/config.ts). */
+  storage: storageConfigSchema.prefault({}),
+  /** Where the rules come from: this file, or the fleet document in Redis (see src/fleet/config.ts). */
+  config: configSourceSchema.prefault({}),
   vms: z.array(vmSchema).default([]),
   proxies: z.array(proxySchema).default([]),
   /** TCP/UDP port forwards (see src/l4/config.ts). */
   forwards: z.array(forwardSchema).default([]),
 }).superRefine((c, ctx) => {
-  for (const issue of [...acmeRequirementIssues(c.acme, c.proxies, c.certs.dir), ...adminIssues(c.admin, c.listen), ...forwardIssues(c.forwards, c)]) {
+  for (const issue of [...acmeRequirementIssues(c.acme, c.proxies, c.certs.dir), ...adminIssues(c.admin, c.listen), ...forwardIssues(c.forwards, c),
+    ...storageIssues(c.storage), ...configSourceIssues(c.config, c.storage.type)]) {
     ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   }
   const seenDomain = new Map<string, number>();

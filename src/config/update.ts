@@ -40,6 +40,8 @@ export interface UpdateOutcome<T> {
   /** The ETag of the document now on disk. */
   readonly etag: string;
   readonly detail: T;
+  /** More for the write's answer (a fleet write: how the other edges took it). */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 export interface ConfigUpdater {
@@ -50,6 +52,13 @@ export interface ConfigUpdater {
 export function ifMatchAccepts(header: string, etag: string): boolean {
   const h = header.trim();
   return h === '*' || h.split(',').some((t) => t.trim() === etag);
+}
+
+/** Validates `document` as --check-config does (schema, then the files it names); throws ConfigError. */
+export function checkDocument(document: unknown, file: string, now: Date): void {
+  const config = validateConfig(document, { file });
+  const issues = checkConfig(config, now);
+  if (issues.length) throw new ConfigError(ErrorCodes.CONFIG_INVALID, `invalid config:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues });
 }
 
 /** Serialises writes to `file` and applies each through `target` (null: validate and write only, no edge runs). */
@@ -74,9 +83,7 @@ export function createConfigUpdater(o: { file: ConfigFile; target: ApplyTarget |
     const explain = (err: unknown) => (err instanceof ConfigError && edited.explain ? edited.explain(err) : err);
     if (opts.dryRun || o.target === null) {
       try {
-        const config = validateConfig(next.value, { file: file.path });
-        const issues = checkConfig(config, o.now());
-        if (issues.length) throw new ConfigError(ErrorCodes.CONFIG_INVALID, `invalid config:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues });
+        checkDocument(next.value, file.path, o.now());
       } catch (err) {
         throw explain(err);
       }

@@ -29,6 +29,11 @@ export interface RenewalServiceOptions {
   onStored(): Promise<unknown>;
   /** Told the results of every run (metrics count them, alerts decide from them); must not throw. */
   onResults?(results: readonly RenewResult[]): void;
+  /**
+   * In a fleet: true while this edge holds the renewal lease. Only then do the cron scan and on-demand
+   * requests run here (the lease holder issues for the whole fleet); absent: always.
+   */
+  leader?(): boolean;
   readonly log: Logger;
   readonly clock: Clock;
 }
@@ -116,6 +121,10 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
 
   const request = (target: RenewTarget, reason: string) => {
     if (closed) return;
+    if (o.leader && !o.leader()) {
+      log.debug({ name: target.name, reason }, 'certificate needed: the fleet\'s renewal scheduler issues it');
+      return;
+    }
     // A name backing off after a failure is skipped by renewAll, which reads the backoff from the store.
     if (!queue.has(target.name)) log.info({ name: target.name, source: target.source, reason }, 'certificate requested');
     queue.set(target.name, target);
@@ -124,7 +133,10 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
 
   const scheduler: RenewalScheduler = startRenewalScheduler({
     schedule: o.schedule, timezone: o.timezone, runAtStart: o.runAtStart, log,
-    run: async () => { await run(o.targets(), 'scan'); },
+    run: async () => {
+      if (o.leader && !o.leader()) log.info('renewal scan skipped: another edge runs the fleet\'s renewal scheduler');
+      else await run(o.targets(), 'scan');
+    },
   });
 
   return {

@@ -29,6 +29,8 @@ export interface FileStorageOptions {
   readonly pollIntervalMs?: number;
   /** How often a waiting lock() looks again (default 200 ms, with jitter). */
   readonly lockPollMs?: number;
+  /** The TTL of a lease taken without one (default 30 s). */
+  readonly leaseTtlMs?: number;
 }
 
 const missing = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
@@ -39,7 +41,8 @@ export function createFileStorage(opts: FileStorageOptions): Storage {
   const describe = () => `file:${layout.dir}`;
   // Process start time: tells a restarted process from its predecessor with the same pid (file-lock.ts).
   const started = Math.round(performance.timeOrigin);
-  const leases = createLeaseManager(createFileLeaseBackend(layout.lockFile, started), { log: opts.log, pollMs: opts.lockPollMs, started });
+  const leases = createLeaseManager(createFileLeaseBackend(layout.lockFile, started), { log: opts.log, pollMs: opts.lockPollMs, started,
+    ...(opts.leaseTtlMs ? { ttlMs: opts.leaseTtlMs } : {}) });
   const watchers = new Set<Watcher>();
   let closed = false;
 

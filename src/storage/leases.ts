@@ -60,7 +60,7 @@ function wrapped(b: LeaseBackend): LeaseBackend {
   return { tryAcquire: io('take', b.tryAcquire), refresh: io('refresh', b.refresh), release: io('release', b.release) };
 }
 
-export function createLeaseManager(raw: LeaseBackend, opts: { log: Logger; pollMs?: number; started: number }): LeaseManager {
+export function createLeaseManager(raw: LeaseBackend, opts: { log: Logger; pollMs?: number; started: number; ttlMs?: number }): LeaseManager {
   const backend = wrapped(raw);
   const turns = new Map<string, Turn>();
   const held = new Set<{ release(): Promise<void> }>();
@@ -118,7 +118,7 @@ export function createLeaseManager(raw: LeaseBackend, opts: { log: Logger; pollM
   const lock = async (name: string, lockOpts: LockOptions = {}): Promise<Lease> => {
     checkKey(name);
     if (closed) throw closedError(name);
-    const ttlMs = lockOpts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+    const ttlMs = lockOpts.ttlMs ?? opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     const waitMs = lockOpts.waitMs ?? DEFAULT_LOCK_WAIT_MS;
     const { signal } = lockOpts;
     signal?.throwIfAborted();

@@ -9,6 +9,8 @@
  * fast while Redis is unreachable (no offline queue: an accepted write is never left waiting in memory), the
  * client reconnects with backoff, and watchers are told to re-read after a reconnect, since changes made
  * meanwhile were not seen. Secrets may be encrypted at rest with AES-256-GCM (`storage.encryptionKeyFile`).
+ * Beyond the contract: `connected()`, and a compare-and-set put on a tag kept with the value (one Lua
+ * script), which the fleet document's versions are written with.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -31,12 +33,29 @@ export interface RedisStorageOptions {
   /** Deadline of one command and of the first connection (default 5 s). */
   readonly timeoutMs?: number;
   readonly lockPollMs?: number;
+  /** The TTL of a lease taken without one (default 30 s). */
+  readonly leaseTtlMs?: number;
+  /**
+   * false: when Redis cannot be reached in time, resolve anyway with a storage whose commands fail until the
+   * client, reconnecting with backoff, gets through (a running edge starts on its local copy). Default true:
+   * reject (the CLI's commands).
+   */
+  readonly requireConnection?: boolean;
+}
+
+/** A storage several edges share: the contract, its connection state, and a conditional put. */
+export interface SharedStorage extends Storage {
+  /** true while the backend answers (for /readyz, metrics, and refusing fleet writes at once). */
+  connected(): boolean;
+  /**
+   * Stores `value` with `tag` only while the key's current tag is `expected` (null: the key is not stored),
+   * atomically; resolves false when it was not (someone else wrote first). Watchers hear of it as of a put.
+   */
+  putIfTag(key: string, expected: string | null, tag: string, value: string | Buffer): Promise<boolean>;
 }
 
 /** Observable state of the connection, for /readyz and metrics. */
-export interface RedisStorage extends Storage {
-  connected(): boolean;
-}
+export type RedisStorage = SharedStorage;
 
 const REFRESH = `local v = redis.call('GET', KEYS[1])
 if v and cjson.decode(v).token == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -44,6 +63,15 @@ return 0`;
 const RELEASE = `local v = redis.call('GET', KEYS[1])
 if v and cjson.decode(v).token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+// KEYS: value, index, channel. ARGV: expected tag ('' = absent), new tag, data, modified, size, key.
+const PUT_IF_TAG = `local cur = redis.call('HGET', KEYS[1], 't')
+if cur == false then cur = '' end
+if redis.call('EXISTS', KEYS[1]) == 0 then cur = '' elseif cur == '' then cur = '(untagged)' end
+if cur ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'm', ARGV[4], 'n', ARGV[5], 'x', '0', 't', ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[6])
+redis.call('PUBLISH', KEYS[3], ARGV[6])
+return 1`;
 
 /** `redis://user:secret@host:6379/0` -> `redis://host:6379/0` for logs. */
 export function redactRedisUrl(url: string): string {
@@ -83,8 +111,16 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
   const timeoutMs = opts.timeoutMs ?? 5000;
   const where = `${redactRedisUrl(opts.url)} (prefix ${opts.keyPrefix})`;
   const describe = () => `redis:${where}`;
+  // The user and password go as options, not in the URL: ioredis lets a URL's (empty) password win over
+  // the option's, which would drop storage.passwordFile for `redis://user@host`.
+  const url = new URL(opts.url);
+  const username = decodeURIComponent(url.username);
+  const password = opts.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
+  url.username = '';
+  url.password = '';
   const clientOpts: RedisOptions = {
-    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(username !== '' ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
     ...(opts.caPem ? { tls: { ca: [opts.caPem] } } : {}),
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -94,8 +130,8 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
     // Reconnect forever, backing off to 5 s: an edge outlives a Redis restart.
     retryStrategy: (times) => Math.min(200 * times, 5000),
   };
-  const client = new Redis(opts.url, clientOpts);
-  const sub = new Redis(opts.url, { ...clientOpts, enableOfflineQueue: true });
+  const client = new Redis(url.toString(), clientOpts);
+  const sub = new Redis(url.toString(), { ...clientOpts, enableOfflineQueue: true });
   let everReady = false;
   let down = false;
   const watchers = new Map<Namespace, Set<{ matches(key: string): boolean; onChange: () => void }>>();
@@ -109,26 +145,35 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
   client.on('ready', () => {
     if (down) opts.log.info({ storage: where }, 'redis reachable again');
     down = false;
+    everReady = true;
   });
-  // Changes made while the subscriber was away were never published to it: every watcher re-reads.
-  sub.on('ready', () => { if (everReady) notifyAll(); });
+  // Changes made while the subscriber was away (or before it first got through) were never published to
+  // it: every watcher re-reads.
+  sub.on('ready', notifyAll);
   sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
     const ns = channel.toString().slice(`${opts.keyPrefix}chg:`.length) as Namespace;
     const key = message.toString();
     for (const w of watchers.get(ns) ?? []) if (w.matches(key)) w.onChange();
   });
+  client.defineCommand('leaseRefresh', { numberOfKeys: 1, lua: REFRESH });
+  client.defineCommand('leaseRelease', { numberOfKeys: 1, lua: RELEASE });
+  client.defineCommand('putIfTag', { numberOfKeys: 3, lua: PUT_IF_TAG });
+  type LuaCommands = { leaseRefresh(k: string, token: string, ttl: number): Promise<number>; leaseRelease(k: string, token: string): Promise<number>;
+    putIfTag(v: string, idx: string, chg: string, expected: string, tag: string, d: Buffer, m: number, n: number, key: string): Promise<number> };
+  const lua = client as unknown as LuaCommands;
   try {
     await Promise.all([client.connect(), sub.connect()]);
   } catch (err) {
-    client.disconnect();
-    sub.disconnect();
-    throw new StorageError(ErrorCodes.STORAGE, '', `cannot reach ${where}: ${(err as Error).message}`, { cause: err });
+    if (opts.requireConnection !== false) {
+      client.disconnect();
+      sub.disconnect();
+      throw new StorageError(ErrorCodes.STORAGE, '', `cannot reach ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    // Both clients keep reconnecting with backoff; 'ready' logs the recovery and tells the watchers.
+    opts.log.warn({ storage: where, err: (err as Error).message }, 'redis unreachable at start: serving this edge\'s local copy, retrying');
+    down = true;
+    everReady = true;
   }
-  everReady = true;
-  client.defineCommand('leaseRefresh', { numberOfKeys: 1, lua: REFRESH });
-  client.defineCommand('leaseRelease', { numberOfKeys: 1, lua: RELEASE });
-  type LeaseCommands = { leaseRefresh(k: string, token: string, ttl: number): Promise<number>; leaseRelease(k: string, token: string): Promise<number> };
-  const lua = client as unknown as LeaseCommands;
 
   const k = {
     value: (key: string) => `${opts.keyPrefix}v:${key}`,
@@ -145,7 +190,8 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
     const [ns] = checkKey(key);
     const plain = Buffer.isBuffer(value) ? value : Buffer.from(value);
     const encrypt = putOpts?.secret === true && opts.encryptionKey !== undefined;
-    return m.hset(k.value(key), 'd', encrypt ? seal(opts.encryptionKey!, plain) : plain, 'm', Date.now(), 'n', plain.length, 'x', encrypt ? '1' : '0')
+    // 't' is putIfTag's tag: a plain put clears it.
+    return m.hset(k.value(key), 'd', encrypt ? seal(opts.encryptionKey!, plain) : plain, 'm', Date.now(), 'n', plain.length, 'x', encrypt ? '1' : '0', 't', '')
       .zadd(k.index(ns!), 0, key)
       .publish(k.channel(ns!), key);
   };
@@ -165,7 +211,8 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
     refresh: async (name, record: LeaseRecord) => (await lua.leaseRefresh(k.lease(name), record.token, record.ttlMs)) === 1,
     release: async (name, record) => { await lua.leaseRelease(k.lease(name), record.token); },
   };
-  const leases = createLeaseManager(backend, { log: opts.log, pollMs: opts.lockPollMs, started: Math.round(performance.timeOrigin) });
+  const leases = createLeaseManager(backend, { log: opts.log, pollMs: opts.lockPollMs, started: Math.round(performance.timeOrigin),
+    ...(opts.leaseTtlMs ? { ttlMs: opts.leaseTtlMs } : {}) });
 
   const storage: RedisStorage = {
     get: (key) => io(key, 'read', async () => {
@@ -183,6 +230,11 @@ export async function createRedisStorage(opts: RedisStorageOptions): Promise<Red
       let m = client.multi();
       for (const e of entries) m = queuePut(m, e.key, e.value, e.opts);
       await exec(m);
+    }),
+    putIfTag: (key, expected, tag, value) => io(key, 'write', async () => {
+      const [ns] = checkKey(key);
+      const plain = Buffer.isBuffer(value) ? value : Buffer.from(value);
+      return (await lua.putIfTag(k.value(key), k.index(ns!), k.channel(ns!), expected ?? '', tag, plain, Date.now(), plain.length, key)) === 1;
     }),
     delete: (key) => io(key, 'delete', async () => {
       const [ns] = checkKey(key);

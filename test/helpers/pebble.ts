@@ -40,6 +40,8 @@ export interface Pebble {
   readonly tls: { cert: string; key: string; ca: string };
   rootsPem(): Promise<string>;
   intermediatePem(): Promise<string>;
+  /** Everything Pebble printed (it logs each request it handles, e.g. `POST /order-plz`). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -103,9 +105,13 @@ function tcpOpen(port: number): Promise<boolean> {
   });
 }
 
-function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: string[]): ChildProcess {
+function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv, out: string[], all?: { text: string }): ChildProcess {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d: Buffer) => { out.push(d.toString()); if (out.length > 200) out.shift(); };
+  const keep = (d: Buffer) => {
+    out.push(d.toString());
+    if (out.length > 200) out.shift();
+    if (all) all.text += d.toString();
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return child;
@@ -140,13 +146,14 @@ export async function startPebble(t: Ctx, opts: PebbleOptions): Promise<Pebble> 
       ...(opts.certificateValidityPeriod ? { certificateValidityPeriod: opts.certificateValidityPeriod } : {}),
     } }));
     const output: string[] = [];
+    const pebbleLog = { text: '' };
     // -defaultIPv6 "": otherwise Pebble dials [::1] first and our 127.0.0.1 listener refuses it.
     const dns = spawnLogged('pebble-challtestsrv', ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-dns01', `127.0.0.1:${dnsPort}`,
       '-management', `127.0.0.1:${mgmtPort}`, '-http01', '', '-https01', '', '-tlsalpn01', ''], process.env, output);
     const pebble = spawnLogged('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'],
       // PEBBLE_AUTHZREUSE=0: every order runs its challenges (Pebble otherwise reuses half of the valid
       // authorizations of an account, and a test of the challenge path would pass without one).
-      { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' }, output);
+      { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' }, output, pebbleLog);
     const stop = async () => {
       await Promise.all([stopChild(pebble), stopChild(dns)]);
     };
@@ -173,7 +180,7 @@ export async function startPebble(t: Ctx, opts: PebbleOptions): Promise<Pebble> 
     });
     return {
       directoryUrl, caFile: join(dir, 'ca.pem'), mgmtUrl: `http://127.0.0.1:${mgmtPort}`, dnsAddress: `127.0.0.1:${dnsPort}`, pebbleMgmtUrl, tls: tlsFiles,
-      rootsPem: () => fetchPem('/roots/0'), intermediatePem: () => fetchPem('/intermediates/0'), stop,
+      rootsPem: () => fetchPem('/roots/0'), intermediatePem: () => fetchPem('/intermediates/0'), output: () => pebbleLog.text, stop,
     };
   }
   rmSync(dir, { recursive: true, force: true });

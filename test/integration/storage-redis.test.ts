@@ -71,6 +71,63 @@ describe('redis storage', () => {
     assert.equal((await s.get('certs/x/meta.json'))?.toString(), '3');
   });
 
+  it('stores with compare-and-set on a tag: one of two writers from the same tag wins, and watchers hear of it', async (t) => {
+    const r = await redis();
+    const s = await openAt(r.url, `cas-${randomBytes(3).toString('hex')}:`);
+    t.after(() => s.close());
+    let changes = 0;
+    s.watch('state/fleet', () => { changes++; });
+    assert.equal(await s.putIfTag('state/fleet/config', null, '"1"', 'one'), true);
+    assert.equal(await s.putIfTag('state/fleet/config', null, '"1b"', 'not stored'), false, 'the key exists now');
+    const both = await Promise.all([s.putIfTag('state/fleet/config', '"1"', '"2a"', 'a'), s.putIfTag('state/fleet/config', '"1"', '"2b"', 'b')]);
+    assert.deepEqual(both.sort(), [false, true]);
+    assert.match((await s.get('state/fleet/config'))!.toString(), /^[ab]$/);
+    await waitFor('watchers to hear of the conditional writes', () => changes >= 2);
+    // A plain put leaves no tag: no conditional write matches it until one sets a tag again.
+    await s.put('state/fleet/config', 'plain');
+    assert.equal(await s.putIfTag('state/fleet/config', '"2a"', '"3"', 'x'), false);
+    assert.equal(await s.putIfTag('state/fleet/config', '"2b"', '"3"', 'x'), false);
+    assert.equal((await s.get('state/fleet/config'))?.toString(), 'plain');
+  });
+
+  it('works as an ACL user limited to its prefix, with the password given apart from the URL (storage.passwordFile)', async (t) => {
+    const r = await redis();
+    const admin = new Redis(r.url);
+    t.after(() => admin.quit());
+    // The ACL the README recommends.
+    await admin.call('ACL', 'SETUSER', 'edge', 'on', '>s3cret', 'resetkeys', '~acl:*', 'resetchannels', '&acl:*', '-@all', '+@read', '+@write',
+      '+@pubsub', '+@transaction', '+@scripting', '+ping', '+info');
+    const url = r.url.replace('redis://', 'redis://edge@');
+    const s = await openAt(url, 'acl:', { password: 's3cret' });
+    t.after(() => s.close());
+    let seen = 0;
+    s.watch('certs', () => { seen++; });
+    await s.putAll([{ key: 'certs/a/cert.pem', value: 'c' }, { key: 'certs/a/key.pem', value: 'k', opts: { secret: true } }]);
+    assert.deepEqual(await s.list('certs'), ['certs/a/cert.pem', 'certs/a/key.pem']);
+    assert.equal(await s.putIfTag('state/fleet/config', null, '"1"', 'doc'), true);
+    const lease = await s.lock('certs/a');
+    await lease.refresh();
+    await lease.release();
+    await waitFor('the change notice on the user\'s channel', () => seen > 0);
+    await assert.rejects(openAt(url, 'acl:', { password: 'wrong' }), (e) => e instanceof StorageError);
+  });
+
+  it('starts without Redis when told to, and works once Redis is there', async (t) => {
+    const r = await startRedis(t);
+    await r.stop();
+    const s = await openAt(r.url, 'late:', { requireConnection: false });
+    t.after(() => s.close());
+    assert.equal(s.connected(), false);
+    await assert.rejects(s.put('certs/x/meta.json', '1'), (e) => e instanceof StorageError && e.code === ErrorCodes.STORAGE);
+    let told = 0;
+    s.watch('certs', () => { told++; });
+    await r.start();
+    await waitFor('the client to connect', () => s.connected(), 15_000);
+    await waitFor('watchers to be told to read', () => told > 0, 15_000);
+    await s.put('certs/x/meta.json', '2');
+    assert.equal((await s.get('certs/x/meta.json'))?.toString(), '2');
+  });
+
   it('cannot be opened when Redis is unreachable: a clear error, not a hang', async () => {
     await assert.rejects(openAt('redis://127.0.0.1:1/0', 'x:'), (e) => e instanceof StorageError && /cannot reach redis:\/\/127\.0\.0\.1:1\/0/.test(e.message));
   });
