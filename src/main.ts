@@ -205,7 +205,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       httpPort: first.listen.http,
       httpsPort: first.listen.https,
       ephemeral: opts.ephemeralPorts ?? false,
-      tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate(), onHandshake: metrics.countHandshake },
+      tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate(), onHandshake: metrics.countHandshake,
+        allowsHttp2: (name) => state.get().table.allowsHttp2(name) },
     }, pipeline, upgrades, log, { inbound, admission, onClientError });
     metrics.addSources({ connectionsOpen: () => listeners.connections() });
     // Open WebSockets count towards the traffic statistics while they last, not only when they close.
