@@ -4,6 +4,7 @@
  * that cannot be bound), 2 bad usage or invalid config.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createChallengeResponder, serveChallengesStandalone } from './acme/challenges.ts';
 import { importCsv, type ImportKind } from './admin/import.ts';
@@ -16,7 +17,7 @@ import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
 import { forwardId, portText } from './l4/config.ts';
-import { createLogger } from './log.ts';
+import { createLogger, stdoutFormat } from './log.ts';
 import { hashPassword } from './policy/password.ts';
 import { runPrimary, workerCount } from './cluster/primary.ts';
 import { runWorker } from './cluster/worker.ts';
@@ -24,6 +25,7 @@ import { startEdge, type Edge } from './main.ts';
 import { runUntilStopped, STOP_MARGIN_MS } from './signals.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
+import { columns as pad, startupSummary, type StartupFacts } from './summary.ts';
 import { monthTraffic } from './stats/report.ts';
 import { storageFor } from './storage/open.ts';
 import type { RenewalFailure } from './tls/failures.ts';
@@ -65,14 +67,11 @@ Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT/SIGQUIT drain 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Docs: README.md.
 `;
 
+const VERSION = (): string => (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 type Out = (s: string) => void;
 const out: Out = (s) => process.stdout.write(`${s}\n`);
 const err: Out = (s) => process.stderr.write(`${s}\n`);
-
-function pad(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
-}
 
 function describeConfig(file: string, c: EdgeConfig): string[] {
   const lines = [`config OK: ${file}`,
@@ -246,7 +245,7 @@ async function trafficCommand(configFile: string): Promise<number> {
 
 /** The single-process edge: its logger, signals and exit are this process's (workers: cluster/). */
 async function runSingle(configFile: string, config: EdgeConfig): Promise<number> {
-  const logs = createLogger({ level: config.log.level, file: config.log.file });
+  const logs = createLogger({ level: config.log.level, file: config.log.file, format: config.log.format });
   let edge: Edge | null = null;
   const starting = startEdge({ configFile, config, log: logs.log });
   const run = runUntilStopped({
@@ -267,7 +266,18 @@ async function runSingle(configFile: string, config: EdgeConfig): Promise<number
     await logs.close();
     throw e;
   }
+  if (stdoutFormat(config.log.format) === 'pretty') {
+    const up = edge;
+    printSummary({ pid: process.pid, workers: 1, configFile: resolve(configFile), config: up.config(),
+      listeners: { host: up.config().listen.host, http: up.httpPort, https: up.httpsPort }, admin: up.admin,
+      certificates: await up.certificates().catch(() => []), now: new Date() });
+  }
   return run.exited;
+}
+
+/** The start-up summary, for a person at a terminal (see summary.ts). */
+function printSummary(facts: Omit<StartupFacts, 'version'>): void {
+  for (const l of startupSummary({ ...facts, version: VERSION() })) out(l);
 }
 
 /**
@@ -318,7 +328,7 @@ function promptHidden(prompt: string): Promise<string> {
 async function runCommand(configFile: string): Promise<number> {
   if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
   const config = loadConfigFile(configFile);
-  if (workerCount(config) > 1) return runPrimary(configFile);
+  if (workerCount(config) > 1) return runPrimary(configFile, stdoutFormat(config.log.format) === 'pretty' ? { onReady: printSummary } : {});
   return runSingle(configFile, config);
 }
 
@@ -347,7 +357,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = parsed.positionals[0];
   if (v.help) { out(HELP); return 0; }
   if (v.version) {
-    out(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+    out(VERSION());
     return 0;
   }
   const isImport = command === 'import';

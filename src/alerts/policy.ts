@@ -2,7 +2,8 @@
  * When a certificate alert is due, decided from a renewal run's result and what was alerted before. PURE:
  * a result, the name's alert memory and the time in; the alerts and the next memory out.
  * - `certificate.renewal_failed`: an attempt failed;
- * - `certificate.expiring`: the certificate (renewed or not, uploads too) expires within 7 days;
+ * - `certificate.expiring`: the certificate (renewed or not, uploads too) expires soon (within 7 days, or a
+ *   quarter of a short lifetime: see renewal/policy.ts expiryWarning);
  * - `certificate.recovered`: after either, the certificate was renewed (or an upload replaced).
  * The first two repeat at most every REPEAT_MS per name: retries after a failure (1 min, 10 min, 100 min)
  * and on-demand runs stay quiet, while the daily scan, a day later, alerts again even if it ran a little
@@ -37,7 +38,7 @@ export function decideAlerts(r: RenewResult, memory: AlertMemory | null, now: Da
     daysLeft: notAfter === null ? null : Math.floor((Date.parse(notAfter) - now.getTime()) / DAY_MS),
     reason: r.reason, ...(event === 'certificate.renewal_failed' && r.error ? { error: r.error } : {}), at: now.toISOString(),
   });
-  const expiring = notAfter !== null && expiryWarning(notAfter, now);
+  const expiring = notAfter !== null && expiryWarning(notAfter, now, r.validFrom);
   const failed = r.action === 'failed';
   // Recovered: renewed, or an upload that no longer expires soon. A skipped result proves nothing (it may
   // be backing off after a failure).

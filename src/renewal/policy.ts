@@ -66,9 +66,16 @@ export function renewalDecision(cert: Validity | null, now: Date, policy: Renewa
   return { due: false, reason: waitReason, renewAt: new Date(renewAt) };
 }
 
-/** true when `notAfter` is within 7 days of `now` (or past): the edge logs a warning for such certificates. */
-export function expiryWarning(notAfter: Date | string, now: Date): boolean {
-  return new Date(notAfter).getTime() - now.getTime() <= 7 * DAY_MS;
+/**
+ * true when the edge warns (and alerts) that a certificate expires soon: within 7 days of `now` (or past),
+ * or, for a certificate whose whole lifetime is under 28 days (the local CA's 7-day leaves, Let's Encrypt's
+ * 6-day ones), within a quarter of its lifetime: renewal at half of it should have replaced it long before,
+ * while a fresh short-lived certificate is no news. Without `notBefore`, 7 days.
+ */
+export function expiryWarning(notAfter: Date | string, now: Date, notBefore?: Date | string | null): boolean {
+  const to = new Date(notAfter).getTime();
+  const lifetime = notBefore ? to - new Date(notBefore).getTime() : Infinity;
+  return to - now.getTime() <= Math.min(7 * DAY_MS, lifetime > 0 ? lifetime / 4 : 7 * DAY_MS);
 }
 
 /**

@@ -40,6 +40,8 @@ export interface RenewResult {
   readonly action: 'renewed' | 'skipped' | 'reported' | 'failed' | 'would-renew' | 'abandoned';
   readonly reason: string;
   readonly error?: { readonly code: string; readonly message: string };
+  /** notBefore of the certificate the name has after the run (the new one when renewed), when known. */
+  readonly validFrom?: string | null;
 }
 
 export interface RenewDeps {
@@ -91,7 +93,7 @@ function reportUpload(t: RenewTarget, now: Date, opts: RenewOptions): RenewResul
   try {
     const info = parseCertPem(readFileSync(t.certFile ?? '', 'utf8'));
     const d = renewalDecision(info, now, opts);
-    return { name: t.name, source: t.source, before: info.notAfter, after: info.notAfter, action: 'reported',
+    return { name: t.name, source: t.source, before: info.notAfter, after: info.notAfter, validFrom: info.notBefore, action: 'reported',
       reason: d.due ? `${d.reason}: replace ${t.certFile} and ${t.keyFile} (uploaded certificates are not renewed here)` : d.reason };
   } catch (err) {
     return { name: t.name, source: t.source, before: null, after: null, action: 'reported',
@@ -104,7 +106,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
   if (t.source === 'upload') return reportUpload(t, clock.now(), opts);
   const first = await store.read(t.name);
   const before = first?.meta.notAfter ?? null;
-  const base = { name: t.name, source: t.source, before };
+  const base = { name: t.name, source: t.source, before, validFrom: first?.meta.notBefore ?? null };
   const d = decide(t, first, clock.now(), opts);
   if (!d.due) return { ...base, after: before, action: 'skipped', reason: d.reason };
   const failed = opts.force ? null : await store.failure(t.name);
@@ -126,7 +128,8 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
     if (current && current.meta.fingerprint256 !== first?.meta.fingerprint256) {
       const again = decide(t, current, now, { ...opts, force: false });
       if (!again.due) {
-        return { ...base, after: current.meta.notAfter, action: 'skipped', reason: `renewed by another process meanwhile (${again.reason})` };
+        return { ...base, after: current.meta.notAfter, validFrom: current.meta.notBefore, action: 'skipped',
+          reason: `renewed by another process meanwhile (${again.reason})` };
       }
     }
     try {
@@ -134,7 +137,7 @@ async function renewOne(deps: RenewDeps, t: RenewTarget, opts: RenewOptions): Pr
       const issued = await issuer.issue({ name: t.name, names: t.names }, opts.signal ? AbortSignal.any([lost, opts.signal]) : lost);
       const meta = await store.write(t.name, { ...issued, meta: { source: t.source } });
       log.info({ name: t.name, source: t.source, notAfter: meta.notAfter, reason: d.reason }, 'certificate renewed');
-      return { ...base, after: meta.notAfter, action: 'renewed', reason: d.reason };
+      return { ...base, after: meta.notAfter, validFrom: meta.notBefore, action: 'renewed', reason: d.reason };
     } catch (err) {
       const error = errorOf(err);
       if (opts.signal?.aborted) return abandoned(deps, t, base.before, d.reason);

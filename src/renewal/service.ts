@@ -66,8 +66,9 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
       if (r.action === 'failed') {
         log.warn({ name: r.name, source: r.source, notAfter, code: r.error?.code, reason: r.reason }, 'certificate due and not renewed');
       }
-      if (notAfter && expiryWarning(notAfter, now) && r.action !== 'renewed') {
-        log.warn({ name: r.name, source: r.source, notAfter }, 'certificate expires within 7 days');
+      if (notAfter && expiryWarning(notAfter, now, r.validFrom) && r.action !== 'renewed') {
+        log.warn({ name: r.name, source: r.source, notAfter, daysLeft: Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000) },
+          'certificate expires soon');
       }
     }
   };

@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import tls from 'node:tls';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { startTestEdge } from '../helpers/edge.ts';
 import { h2Connect, h2Request } from '../helpers/h2.ts';
 import { parseMetrics, sample } from '../helpers/metrics.ts';
@@ -201,8 +201,9 @@ describe('HTTP/2', () => {
     const { edge } = await startTestEdge(t, { proxies: [{ domain: 'app.example.com', target: '127.0.0.1', targetPort: vm.port, ssl: true }] });
     // A browser offers only http/1.1 for a WebSocket; this client offers both and still gets HTTP/1.1 for it.
     for (const protocols of [['http/1.1'], ['h2', 'http/1.1']]) {
-      const ws = new WebSocket(`wss://127.0.0.1:${edge.httpsPort}/`, { headers: { host: 'app.example.com' }, servername: 'app.example.com',
-        rejectUnauthorized: false, ALPNProtocols: protocols });
+      // ws hands the TLS options (ALPN included) to tls.connect; its types do not list them.
+      const tlsOptions = { servername: 'app.example.com', rejectUnauthorized: false, ALPNProtocols: protocols };
+      const ws = new WebSocket(`wss://127.0.0.1:${edge.httpsPort}/`, { headers: { host: 'app.example.com' }, ...tlsOptions } as ClientOptions);
       t.after(() => ws.terminate());
       const open = await new Promise<boolean>((resolve) => { ws.once('open', () => resolve(true)); ws.once('error', () => resolve(false)); });
       if (protocols.includes('h2')) {
@@ -233,6 +234,21 @@ describe('HTTP/2', () => {
     const r = await h2Request(session, 'old.example.com', { ':path': '/' });
     assert.equal(r.status, 421);
     assert.equal(r.headers['x-edge-error'], 'EDGE_ERR_MISDIRECTED');
+  });
+
+  it('shutdown: HTTP/2 sessions get GOAWAY and a request in flight is answered', async (t) => {
+    const vm = await startBackend(t, 'vm');
+    const { edge } = await startTestEdge(t, { proxies: [{ domain: 'app.example.com', target: '127.0.0.1', targetPort: vm.port, ssl: true }] });
+    const session = await h2Connect(t, edge.httpsPort!, 'app.example.com');
+    const goaway = new Promise<number>((r) => session.once('goaway', (code: number) => r(code)));
+    const slow = h2Request(session, 'app.example.com', { ':path': '/slow?ms=400' });
+    await waitFor('the request to reach the VM', () => vm.requests.length === 1);
+    const closed = edge.close(3000);
+    assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body.toString()) as Seen).url, '/slow?ms=400');
+    await closed;
   });
 
   it('limits: streams and header list advertised, oversized headers reset, idle and silent sessions closed, stalled bodies 408', async (t) => {

@@ -59,6 +59,13 @@ describe('expiryWarning', () => {
   for (const [what, left, warn] of cases) {
     it(what, () => assert.equal(expiryWarning(at(left), at(0)), warn));
   }
+  // [lifetime in days, days left, warn]: short lifetimes warn within a quarter of them.
+  const short: Array<[number, number, boolean]> = [[90, 7, true], [90, 8, false], [45, 7, true], [7, 7, false], [7, 3.5, false],
+    [7, 1.7, true], [6, 1.6, false], [6, 1.4, true], [7, -1, true]];
+  for (const [lifetime, left, warn] of short) {
+    it(`${lifetime}-day certificate, ${left} days left: ${warn ? 'warns' : 'quiet'}`, () =>
+      assert.equal(expiryWarning(at(left), at(0), at(left - lifetime)), warn));
+  }
 });
 
 describe('retryBackoffMs', () => {
