@@ -56,12 +56,14 @@ Usage:
   idcs-edge --help | --version
 
 Options:
-  -c, --config FILE   config file, YAML or JSON (default: config/edge.yaml)
+  -c, --config FILE   config file, YAML or JSON (default: $IDCS_EDGE_CONFIG, else config/edge.yaml)
       --force         with --renew-ssl: renew every managed certificate, due or not
       --domain NAME   with --renew-ssl: only this certificate (e.g. app.example.com or *.user1.example.com)
       --dry-run       with --renew-ssl: print what would be renewed and why; change nothing
                       with import: validate the CSV and the resulting config; change nothing
 
+Environment: IDCS_EDGE_CONFIG (the config file without --config); IDCS_EDGE_HTTP_PORT, IDCS_EDGE_HTTPS_PORT,
+  IDCS_EDGE_ADMIN_LISTEN override listen.http, listen.https and admin.listen of the config.
 Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT/SIGQUIT drain and exit 0 (a second one
   exits at once, 1); SIGUSR2 reopens the log file (logrotate); SIGUSR1 and the rest are ignored.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Docs: README.md.
@@ -332,6 +334,17 @@ async function runCommand(configFile: string): Promise<number> {
   return runSingle(configFile, config);
 }
 
+/** node:util parseArgs's complaint in one short clause: `unknown option --foo`, `--config needs a value`. */
+function parseProblem(e: Error & { code?: string }): string {
+  const option = /'([^']+)'/.exec(e.message)?.[1] ?? '';
+  const name = option.split(/,\s*/).pop()!.split(' ')[0]!;
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${name}`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /argument missing/.test(e.message) ? `${name} needs a value` : `${name} takes no value`;
+  }
+  return e.message.split('. ')[0]!;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -339,7 +352,7 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c', default: 'config/edge.yaml' },
+        config: { type: 'string', short: 'c', default: process.env.IDCS_EDGE_CONFIG || 'config/edge.yaml' },
         'check-config': { type: 'boolean', default: false },
         'renew-ssl': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
@@ -350,7 +363,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    err(`${(e as Error).message}\n\n${HELP}`);
+    err(`idcs-edge: ${parseProblem(e as Error & { code?: string })} (see idcs-edge --help)`);
     return 2;
   }
   const v = parsed.values;
