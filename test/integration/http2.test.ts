@@ -127,6 +127,15 @@ describe('HTTP/2', () => {
         assert.equal(seen2.headers['transfer-encoding'], 'chunked', c.name);
       }
     }
+    // RFC 9113 8.3.1: a Host that names another authority than :authority makes the request malformed.
+    const mismatch = await h2Request(session, 'app.example.com', { ':path': '/', host: 'down.example.com' });
+    assert.equal(mismatch.status, 400);
+    assert.equal(mismatch.headers['x-edge-error'], 'EDGE_ERR_BAD_HOST');
+    assert.ok(logs.some((l) => l.msg === 'access' && l.code === 'EDGE_ERR_BAD_HOST' && /differs from its :authority/.test(String(l.err))));
+    // CONNECT over HTTP/2 (no :path) is refused as over HTTP/1.1.
+    const connect = await h2Request(session, 'example.org:443', { ':method': 'CONNECT' }, { body: '' });
+    assert.equal(connect.status, 501);
+    assert.equal(connect.headers['x-edge-error'], 'EDGE_ERR_NOT_IMPLEMENTED');
     // Cookies HTTP/2 sends as separate fields reach the VM as one header (RFC 9113 8.2.3).
     const cookie = await h2Request(session, 'app.example.com', { ':path': '/c', cookie: ['a=1', 'b=2'] });
     assert.equal((JSON.parse(cookie.body.toString()) as Seen).headers.cookie, 'a=1; b=2');
@@ -134,10 +143,10 @@ describe('HTTP/2', () => {
     // One access line per request, the same fields for both; HTTP/2 lines say so.
     const access = await waitFor('the access lines', () => {
       const lines = logs.filter((l) => l.msg === 'access');
-      return lines.length >= cases.length * 2 + 1 ? lines : null;
+      return lines.length >= cases.length * 2 + 3 ? lines : null;
     });
     const h2Lines = access.filter((l) => l.http === '2');
-    assert.equal(h2Lines.length, cases.length + 1);
+    assert.equal(h2Lines.length, cases.length + 3);
     const upload2 = h2Lines.find((l) => l.path === '/upload')!;
     const upload1 = access.find((l) => l.path === '/upload' && l.http === undefined)!;
     assert.deepEqual(Object.keys(upload2).filter((k) => k !== 'http').sort(), Object.keys(upload1).sort());
