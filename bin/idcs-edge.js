@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-// Entry point for the `idcs-edge` binary. Node 24 runs the TypeScript sources directly (type stripping).
+// Entry point for the `idcs-edge` binary. Node 24 runs the TypeScript sources directly (type stripping);
+// an older Node cannot, so it is refused first with one line that says what to run instead. This file
+// itself parses on any Node that has ES modules.
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 24) {
+  process.stderr.write(`idcs-edge needs Node 24, this is Node ${process.versions.node}: run ./idcs-edge in the checkout `
+    + '(it uses the Node 24 that npm ci installs in node_modules/.bin), or install Node 24 (https://nodejs.org/en/download)\n');
+  process.exit(1);
+}
 //
 // Node opens its inspector on 127.0.0.1:9229 when it receives SIGUSR1, and through it any local process
 // could run code inside the edge. `--disable-sigusr1` turns that off; this file runs under whatever `node`

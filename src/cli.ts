@@ -4,6 +4,7 @@
  * that cannot be bound), 2 bad usage or invalid config.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createChallengeResponder, serveChallengesStandalone } from './acme/challenges.ts';
 import { importCsv, type ImportKind } from './admin/import.ts';
@@ -16,7 +17,7 @@ import { loadConfigFile } from './config/load.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { ConfigError, EdgeError, ErrorCodes } from './errors.ts';
 import { forwardId, portText } from './l4/config.ts';
-import { createLogger } from './log.ts';
+import { createLogger, stdoutFormat } from './log.ts';
 import { hashPassword } from './policy/password.ts';
 import { runPrimary, workerCount } from './cluster/primary.ts';
 import type { FleetOutcome } from './fleet/edges.ts';
@@ -26,6 +27,7 @@ import { startEdge, type Edge } from './main.ts';
 import { runUntilStopped, STOP_MARGIN_MS } from './signals.ts';
 import { renewAll, renewalTargets, type RenewResult } from './renewal/renew.ts';
 import { buildRouteTable } from './routing/table.ts';
+import { columns as pad, startupSummary, type StartupFacts } from './summary.ts';
 import { monthTraffic } from './stats/report.ts';
 import { openStorage } from './storage/open.ts';
 import type { RenewalFailure } from './tls/failures.ts';
@@ -63,26 +65,25 @@ Usage:
   idcs-edge --help | --version
 
 Options:
-  -c, --config FILE   config file, YAML or JSON (default: config/edge.yaml)
+  -c, --config FILE   config file, YAML or JSON (default: $IDCS_EDGE_CONFIG, else config/edge.yaml)
       --force         with --renew-ssl: renew every managed certificate, due or not
       --domain NAME   with --renew-ssl: only this certificate (e.g. app.example.com or *.user1.example.com)
       --dry-run       with --renew-ssl: print what would be renewed and why; change nothing
                       with import: validate the CSV and the resulting config; change nothing
                       with config import: validate the document with this edge's file; change nothing
 
+Environment: IDCS_EDGE_CONFIG (the config file without --config); IDCS_EDGE_HTTP_PORT, IDCS_EDGE_HTTPS_PORT,
+  IDCS_EDGE_ADMIN_LISTEN override listen.http, listen.https and admin.listen of the config.
 Signals (running edge): SIGHUP reloads the config; SIGTERM/SIGINT/SIGQUIT drain and exit 0 (a second one
   exits at once, 1); SIGUSR2 reopens the log file (logrotate); SIGUSR1 and the rest are ignored.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Docs: README.md.
 `;
 
+const VERSION = (): string => (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 type Out = (s: string) => void;
 const out: Out = (s) => process.stdout.write(`${s}\n`);
 const err: Out = (s) => process.stderr.write(`${s}\n`);
-
-function pad(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
-}
 
 function describeConfig(file: string, c: EdgeConfig): string[] {
   const lines = [`config OK: ${file}`,
@@ -311,7 +312,7 @@ async function trafficCommand(configFile: string): Promise<number> {
 
 /** The single-process edge: its logger, signals and exit are this process's (workers: cluster/). */
 async function runSingle(configFile: string, config: EdgeConfig): Promise<number> {
-  const logs = createLogger({ level: config.log.level, file: config.log.file });
+  const logs = createLogger({ level: config.log.level, file: config.log.file, format: config.log.format });
   let edge: Edge | null = null;
   const starting = startEdge({ configFile, config, log: logs.log });
   const run = runUntilStopped({
@@ -332,7 +333,18 @@ async function runSingle(configFile: string, config: EdgeConfig): Promise<number
     await logs.close();
     throw e;
   }
+  if (stdoutFormat(config.log.format) === 'pretty') {
+    const up = edge;
+    printSummary({ pid: process.pid, workers: 1, configFile: resolve(configFile), config: up.config(),
+      listeners: { host: up.config().listen.host, http: up.httpPort, https: up.httpsPort }, admin: up.admin,
+      certificates: await up.certificates().catch(() => []), now: new Date() });
+  }
   return run.exited;
+}
+
+/** The start-up summary, for a person at a terminal (see summary.ts). */
+function printSummary(facts: Omit<StartupFacts, 'version'>): void {
+  for (const l of startupSummary({ ...facts, version: VERSION() })) out(l);
 }
 
 /**
@@ -383,8 +395,19 @@ function promptHidden(prompt: string): Promise<string> {
 async function runCommand(configFile: string): Promise<number> {
   if (process.env.IDCS_EDGE_WORKER === '1') return runWorker();
   const config = loadConfigFile(configFile);
-  if (workerCount(config) > 1) return runPrimary(configFile);
+  if (workerCount(config) > 1) return runPrimary(configFile, stdoutFormat(config.log.format) === 'pretty' ? { onReady: printSummary } : {});
   return runSingle(configFile, config);
+}
+
+/** node:util parseArgs's complaint in one short clause: `unknown option --foo`, `--config needs a value`. */
+function parseProblem(e: Error & { code?: string }): string {
+  const option = /'([^']+)'/.exec(e.message)?.[1] ?? '';
+  const name = option.split(/,\s*/).pop()!.split(' ')[0]!;
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${name}`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /argument missing/.test(e.message) ? `${name} needs a value` : `${name} takes no value`;
+  }
+  return e.message.split('. ')[0]!;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -394,7 +417,7 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c', default: 'config/edge.yaml' },
+        config: { type: 'string', short: 'c', default: process.env.IDCS_EDGE_CONFIG || 'config/edge.yaml' },
         'check-config': { type: 'boolean', default: false },
         'renew-ssl': { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
@@ -405,14 +428,14 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    err(`${(e as Error).message}\n\n${HELP}`);
+    err(`idcs-edge: ${parseProblem(e as Error & { code?: string })} (see idcs-edge --help)`);
     return 2;
   }
   const v = parsed.values;
   const command = parsed.positionals[0];
   if (v.help) { out(HELP); return 0; }
   if (v.version) {
-    out(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+    out(VERSION());
     return 0;
   }
   const isImport = command === 'import';

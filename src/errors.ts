@@ -32,6 +32,8 @@ export const ErrorCodes = {
   BODY_TIMEOUT: 'EDGE_ERR_BODY_TIMEOUT',
   TOO_MANY_CONNECTIONS: 'EDGE_ERR_TOO_MANY_CONNECTIONS',
   CLIENT_CONNECTIONS: 'EDGE_ERR_CLIENT_CONNECTIONS',
+  // HTTP/2: a request for a proxy with http2: false on a connection the client opened for another name.
+  MISDIRECTED: 'EDGE_ERR_MISDIRECTED',
   // Access rules and basic auth (src/policy/).
   FORBIDDEN: 'EDGE_ERR_FORBIDDEN',
   UNAUTHORIZED: 'EDGE_ERR_UNAUTHORIZED',
@@ -213,6 +215,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.BODY_TIMEOUT]: 408,
   [ErrorCodes.TOO_MANY_CONNECTIONS]: 503,
   [ErrorCodes.CLIENT_CONNECTIONS]: 429,
+  [ErrorCodes.MISDIRECTED]: 421,
   [ErrorCodes.FORBIDDEN]: 403,
   [ErrorCodes.UNAUTHORIZED]: 401,
 };
@@ -244,6 +247,7 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.BODY_TIMEOUT]: 'The request\'s body stopped arriving.',
   [ErrorCodes.TOO_MANY_CONNECTIONS]: 'The edge has too many open connections; try again shortly.',
   [ErrorCodes.CLIENT_CONNECTIONS]: 'Too many open connections from your address; close some and try again.',
+  [ErrorCodes.MISDIRECTED]: 'This site is not served on this connection; retry on a new connection.',
   [ErrorCodes.FORBIDDEN]: 'Your address may not reach this site.',
   [ErrorCodes.UNAUTHORIZED]: 'This site needs a user name and password.',
 };
@@ -279,11 +283,35 @@ export function isTlsFailureCode(code: string): boolean {
     || code.startsWith('UNABLE_TO_');
 }
 
+/** What a proxy's `upstreamTls` already sets, so that a verification failure's hint names what is left to try. */
+export interface UpstreamTlsHints {
+  readonly caFile?: string | undefined;
+  readonly serverName?: string | undefined;
+}
+
+/** The operator's next step for a certificate the VM presented that did not verify. */
+function tlsVerifyHint(code: string, tls: UpstreamTlsHints | null | undefined): string {
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return 'renew the certificate on the VM (or check its clock), or set upstreamTls.insecureSkipVerify on the proxy';
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    return tls?.serverName
+      ? `the certificate does not cover upstreamTls.serverName (${tls.serverName}): set it to a name the certificate covers`
+      : 'the certificate does not cover the name the edge verifies (the client\'s Host): set upstreamTls.serverName to a name it covers';
+  }
+  if (tls?.caFile) {
+    return `upstreamTls.caFile (${tls.caFile}) is set but does not verify it: put the CA that signed the VM's certificate in that file, `
+      + 'or make the VM send its intermediate certificates, or set upstreamTls.insecureSkipVerify';
+  }
+  return 'set upstreamTls.caFile (the CA that signed it) or upstreamTls.insecureSkipVerify on the proxy';
+}
+
 /**
  * Turns a socket-level error from talking to a VM into an UpstreamError that says, in words an operator can
- * act on, what went wrong. This is the "why does my domain return 502?" answer.
+ * act on, what went wrong. This is the "why does my domain return 502?" answer. `tls` is the proxy's
+ * upstreamTls, when it has one: the hint of a verification failure depends on what it already sets.
  */
-export function classifyUpstreamError(err: unknown, upstream: string): UpstreamError {
+export function classifyUpstreamError(err: unknown, upstream: string, tls?: UpstreamTlsHints | null): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const e = err as NodeJS.ErrnoException & { reason?: string };
   const code = typeof e?.code === 'string' ? e.code : '';
@@ -313,8 +341,7 @@ export function classifyUpstreamError(err: unknown, upstream: string): UpstreamE
   }
   if (isTlsFailureCode(code)) {
     return new UpstreamError(ErrorCodes.UPSTREAM_TLS, upstream,
-      `the VM's certificate at ${upstream} failed verification (${code}: ${detail}); set `
-      + 'upstreamTls.caFile or upstreamTls.insecureSkipVerify on the proxy', { cause: err });
+      `the VM's certificate at ${upstream} failed verification (${code}: ${detail}); ${tlsVerifyHint(code, tls)}`, { cause: err });
   }
   if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/i.test(detail)) {
     return new UpstreamError(ErrorCodes.UPSTREAM_RESET, upstream,

@@ -1,6 +1,7 @@
 /**
  * The pino factory. Nothing else imports pino. Logs go to stdout and, when `log.file` is set, to that file
- * too (directory created). Secrets are redacted by path so that a careless field never leaks a key.
+ * too (directory created). The file always gets JSON lines; stdout gets them as JSON too, or readable
+ * (log-pretty.ts) when `log.format` says so (`auto`: readable on a terminal). Secrets are redacted by path so that a careless field never leaks a key.
  * The file can be reopened at its path (SIGUSR2, after logrotate moved it away) and is closed by flushing
  * and waiting for the descriptor to close; lines logged after that go to stdout only, never to a closed
  * destination (pino's SonicBoom throws "SonicBoom destroyed", which killed the process on a late line).
@@ -9,9 +10,16 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { EdgeError, ErrorCodes } from './errors.ts';
+import { prettyLine, stylerFor } from './log-pretty.ts';
 
 export type Logger = pino.Logger;
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** What `log.format` means for this process's stdout: `auto` is pretty on a terminal, JSON otherwise. */
+export function stdoutFormat(format: LogFormat | undefined, stdout: { isTTY?: boolean } = process.stdout): 'json' | 'pretty' {
+  return format === 'json' || format === 'pretty' ? format : stdout.isTTY ? 'pretty' : 'json';
+}
 
 export const REDACT_PATHS = [
   'key', 'keyPem', 'privateKey', 'accountKey', 'hmacKey', '*.key', '*.keyPem', '*.privateKey', '*.hmacKey',
@@ -27,6 +35,8 @@ export interface LogOptions {
   stream?: NodeJS.WritableStream;
   /** Also write to stdout (default true). */
   stdout?: boolean;
+  /** How stdout shows the lines (default auto); the file and `stream` always get JSON. */
+  format?: LogFormat;
 }
 
 /** The root logger and what the process does with its file. */
@@ -105,7 +115,10 @@ export function createLogger(opts: LogOptions): LogHandle {
   const level = opts.level === 'silent' ? 'fatal' : opts.level;
   const streams: pino.StreamEntry[] = [];
   const stdout = opts.stdout !== false ? pino.destination({ dest: 1, sync: true }) : null;
-  if (stdout) streams.push({ stream: stdout, level });
+  if (stdout) {
+    const color = stylerFor(process.stdout);
+    streams.push({ stream: stdoutFormat(opts.format) === 'pretty' ? { write: (s: string) => stdout.write(prettyLine(s, { color })) } : stdout, level });
+  }
   // Problems with the file are told on the other destinations: logging them to the file would fail again.
   const others = () => pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.multistream(streams.filter((s) => s !== fileEntry)));

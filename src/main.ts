@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createChallengeResponder } from './acme/challenges.ts';
 import { startAdmin, type AdminServer } from './admin/server.ts';
-import { certificateExpiries } from './admin/views.ts';
+import { certificateExpiries, certificateViews, type CertView } from './admin/views.ts';
 import { createAlertsPart, type AlertsPart } from './alerts/part.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createApplier, refusalError, type ApplyInput, type ApplyResult, type ApplySource, type ConfigPart, type PreparedApply } from './config/apply.ts';
@@ -102,6 +102,8 @@ export interface Edge {
   stats(): EdgeStats;
   /** The admin API (admin.listen), null when there is none. */
   readonly admin: Pick<AdminServer, 'url' | 'tokenFile'> | null;
+  /** Every certificate the running config needs, with what is stored (the start-up summary shows them). */
+  certificates(): Promise<CertView[]>;
   /** Upgraded (WebSocket) connections currently open. */
   openUpgrades(): number;
   inFlight(): number;
@@ -113,7 +115,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const configFile = opts.configFile === undefined ? undefined : resolve(opts.configFile);
   if (!opts.config && !configFile) throw new Error('startEdge needs a config or a config file');
   const first = opts.config ?? loadConfigFile(configFile!);
-  const ownLog = opts.log ? null : createLogger({ level: first.log.level, file: first.log.file });
+  const ownLog = opts.log ? null : createLogger({ level: first.log.level, file: first.log.file, format: first.log.format });
   const log = opts.log ?? ownLog!.log;
   const clock = opts.clock ?? systemClock;
   const cleanups: Array<() => void | Promise<void>> = [];
@@ -215,7 +217,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       httpPort: first.listen.http,
       httpsPort: first.listen.https,
       ephemeral: opts.ephemeralPorts ?? false,
-      tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate(), onHandshake: metrics.countHandshake },
+      tls: { sniCallback: certs.sniCallback, defaultCert: await certs.defaultCertificate(), onHandshake: metrics.countHandshake,
+        allowsHttp2: (name) => state.get().table.allowsHttp2(name) },
     }, pipeline, upgrades, log, { inbound, admission, onClientError });
     metrics.addSources({ connectionsOpen: () => listeners.connections() });
     // Open WebSockets count towards the traffic statistics while they last, not only when they close.
@@ -256,6 +259,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       alerts,
       stats: () => ({ inFlight: pipeline.inFlight(), webSockets: upgrades.count(), connections: admission.open(), forwards: forwards?.open() ?? 0,
         pools: pools.stats() }),
+      certificates: () => certificateViews(applier.current(), store, clock.now()),
       openUpgrades: () => upgrades.count(),
       inFlight: () => pipeline.inFlight(),
       close(graceMs = applier.current()!.shutdown.graceMs) {

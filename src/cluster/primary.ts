@@ -8,7 +8,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { startAdmin } from '../admin/server.ts';
-import { certificateExpiries } from '../admin/views.ts';
+import { certificateExpiries, certificateViews } from '../admin/views.ts';
 import { createAlertsPart } from '../alerts/part.ts';
 import { systemClock } from '../clock.ts';
 import { createApplier, refusalError } from '../config/apply.ts';
@@ -32,17 +32,21 @@ import { createPolicyPart } from '../policy/policies.ts';
 import { localCa } from '../tls/local-ca.ts';
 import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
+import type { StartupFacts } from '../summary.ts';
 import { createWorkerGroup } from './group.ts';
 
 export function workerCount(c: EdgeConfig): number {
   return c.workers === 'auto' ? availableParallelism() : c.workers;
 }
 
-/** Runs the primary until SIGTERM/SIGINT; resolves to the exit code. */
-export async function runPrimary(configFile: string): Promise<number> {
+/**
+ * Runs the primary until SIGTERM/SIGINT; resolves to the exit code. `onReady` is told, once the first
+ * worker serves, what the start-up summary shows.
+ */
+export async function runPrimary(configFile: string, opts: { onReady?(facts: Omit<StartupFacts, 'version'>): void } = {}): Promise<number> {
   const file = resolve(configFile);
   const first = loadConfigFile(file);
-  const logs = createLogger({ level: first.log.level, file: first.log.file });
+  const logs = createLogger({ level: first.log.level, file: first.log.file, format: first.log.format });
   const { log } = logs;
   const clock = systemClock;
   const storage = await openStorage(first, log, { unreachable: 'local-copy' }).catch(async (err: unknown) => { await logs.close(); throw err; });
@@ -68,6 +72,13 @@ export async function runPrimary(configFile: string): Promise<number> {
         // HTTP-01 is answered by the workers' listeners: issuance starts once one of them listens.
         started = true;
         control.start();
+        if (opts.onReady) {
+          const running = applier.current() ?? first;
+          void certificateViews(running, store, clock.now()).catch(() => []).then((certificates) => opts.onReady?.({
+            pid: process.pid, workers: workerCount(first), configFile: file, config: running, certificates, now: clock.now(),
+            listeners: { host: first.listen.host, http: first.listen.http || null, https: first.listen.https || null },
+            admin: admin && { url: admin.url, tokenFile: admin.tokenFile } }));
+        }
       }
     },
     onTraffic: (deltas) => traffic.add(deltas),

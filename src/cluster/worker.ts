@@ -67,7 +67,7 @@ export async function runWorker(): Promise<number> {
     if (m.type === 'shutdown') { stop('primary: shutdown'); return; }
     if (m.type === 'reopen') { logs?.reopen(); return; }
     if (m.type === 'start') {
-      logs = createLogger({ level: m.config.log.level, file: m.config.log.file });
+      logs = createLogger({ level: m.config.log.level, file: m.config.log.file, format: m.config.log.format });
       // The workers share each HTTP bandwidth cap: each enforces its part of it.
       starting = startEdge({ config: m.config, worker: true, log: logs.log, capShare: 1 / workerCount(m.config),
         requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });

@@ -9,6 +9,7 @@ import { resolveAcmePaths } from '../acme/config.ts';
 import { ConfigError, ErrorCodes } from '../errors.ts';
 import { hostFileIssues } from '../fleet/split.ts';
 import { resolveStoragePaths } from '../storage/config.ts';
+import { withEnvOverrides } from './env.ts';
 import { explainIssues, issueLine } from './explain.ts';
 import { configSchema, type EdgeConfig } from './schema.ts';
 
@@ -45,13 +46,16 @@ function resolvePaths(c: EdgeConfig, baseDir: string): EdgeConfig {
 }
 
 /**
- * Validates an already-parsed document. Throws ConfigError(EDGE_ERR_CONFIG_INVALID) listing every problem;
- * with the document's source `text`, each problem also carries its line.
+ * Validates an already-parsed document, with the environment's overrides applied (env.ts). Throws
+ * ConfigError(EDGE_ERR_CONFIG_INVALID) listing every problem; with the document's source `text`, each
+ * problem also carries its line.
  */
 export function validateConfig(doc: unknown, opts: { file?: string; baseDir?: string; text?: string } = {}): EdgeConfig {
-  const parsed = configSchema.safeParse(doc ?? {});
+  // IDCS_EDGE_HTTP_PORT and friends (env.ts) win over the document, whoever brings it.
+  const overridden = withEnvOverrides(doc ?? {});
+  const parsed = configSchema.safeParse(overridden);
   if (!parsed.success) {
-    const issues = explainIssues(parsed.error, configSchema, doc, opts.text);
+    const issues = explainIssues(parsed.error, configSchema, overridden, opts.text);
     throw new ConfigError(ErrorCodes.CONFIG_INVALID,
       `invalid config${opts.file ? ` in ${opts.file}` : ''}:\n${issues.map(issueLine).join('\n')}`,
       { ...(opts.file ? { file: opts.file } : {}), issues });

@@ -9,13 +9,13 @@ import type { EdgeConfig } from './schema.ts';
  * Key paths, `listen` meaning the whole section. Why each: the listening sockets are shared by every
  * worker and bound once (listen); the process layout is fixed at start (workers); the demo VM is a start-up
  * convenience (demo); the certificate store and token folder are where every process of the edge meets
- * (certs.dir, acme.challengeDir); the log file and the traffic database are opened once (log.file,
- * data.dir); the cron job is made once (renewal.schedule, renewal.timezone); the admin listener and its
+ * (certs.dir, acme.challengeDir); the log file, stdout's log format and the traffic database are set up
+ * once (log.file, log.format, data.dir); the cron job is made once (renewal.schedule, renewal.timezone); the admin listener and its
  * token are made once (admin); node:tls fixes the handshake deadline when the HTTPS server is made
  * (timeouts.tlsHandshakeMs); the storage is opened once per process, and where the rules come from is
  * decided with it (storage, config).
  */
-export const RESTART_ONLY = ['listen', 'workers', 'demo', 'certs.dir', 'acme.challengeDir', 'log.file', 'data.dir', 'renewal.schedule',
+export const RESTART_ONLY = ['listen', 'workers', 'demo', 'certs.dir', 'acme.challengeDir', 'log.file', 'log.format', 'data.dir', 'renewal.schedule',
   'renewal.timezone', 'admin', 'timeouts.tlsHandshakeMs', 'storage', 'config'] as const;
 
 type Path = (typeof RESTART_ONLY)[number];

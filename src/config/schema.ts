@@ -12,6 +12,7 @@ import { configSourceIssues, configSourceSchema } from '../fleet/config.ts';
 import { forwardIssues, forwardSchema } from '../l4/config.ts';
 import { parseCidrOrNull } from '../policy/cidr.ts';
 import { accessSchema, authSchema, bandwidthSchema } from '../policy/config.ts';
+import { hstsSchema } from '../proxy/hsts.ts';
 import { isValidHostname } from '../routing/host.ts';
 import { storageConfigSchema, storageIssues } from '../storage/config.ts';
 
@@ -79,7 +80,7 @@ export const upstreamTlsSchema = z.strictObject({
   insecureSkipVerify: z.boolean().default(false),
   /** PEM file of the CA(s) that signed the VM's certificate, added to the system roots. */
   caFile: z.string().min(1).optional(),
-  /** The name to verify the VM's certificate against (and send as SNI); default: the target. */
+  /** The name to verify the VM's certificate against (and send as SNI); default: the client's Host (its name, without the port). */
   serverName: z.string().min(1).optional(),
 });
 
@@ -107,6 +108,12 @@ export const proxySchema = z.strictObject({
   access: accessSchema.optional(),
   auth: authSchema.optional(),
   bandwidth: bandwidthSchema.optional(),
+  /** Offer HTTP/2 (ALPN h2) to clients of this domain on the HTTPS listener; false: HTTP/1.1 only. */
+  http2: z.boolean({ error: 'expected true or false' }).default(true),
+  /** gzip/br for text responses the VM sent uncompressed, when the client asks (src/proxy/compression.ts). */
+  compression: z.boolean({ error: 'expected true or false' }).default(true),
+  /** Strict-Transport-Security on HTTPS answers (src/proxy/hsts.ts); absent: on for upload/letsencrypt, off for self-signed. */
+  hsts: hstsSchema.optional(),
 }).superRefine((p, ctx) => {
   const wildcard = p.domain.startsWith('*.');
   if (p.target !== undefined && p.owner !== undefined) {
@@ -124,6 +131,9 @@ export const proxySchema = z.strictObject({
   } else {
     if (p.certFile) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'certFile is only used with certSource: upload' });
     if (p.keyFile) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'keyFile is only used with certSource: upload' });
+  }
+  if (p.hsts !== undefined && p.hsts !== false && !p.ssl) {
+    ctx.addIssue({ code: 'custom', path: ['hsts'], message: 'hsts only applies with ssl: true (browsers ignore it over plain HTTP)' });
   }
   if (p.upstreamTls && p.protocol !== 'https') {
     ctx.addIssue({ code: 'custom', path: ['upstreamTls'], message: 'upstreamTls only applies with protocol: https' });
@@ -150,7 +160,9 @@ export const configSchema = z.strictObject({
   log: z.strictObject({
     file: z.string().min(1).nullable().default('./logs/http-proxy.log'),
     level: logLevel.default('info'),
-  }).default({ file: './logs/http-proxy.log', level: 'info' }),
+    /** stdout's format: auto (pretty on a terminal, JSON otherwise), json, pretty. The file is always JSON. */
+    format: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }).default('auto'),
+  }).default({ file: './logs/http-proxy.log', level: 'info', format: 'auto' }),
   renewal: z.strictObject({
     renewWithinDays: z.number().int().min(1, { error: 'expected at least 1 day' }).max(365).default(30),
     /** Cron expression of the renewal scan (node-cron: 5 fields, or 6 with seconds). */
@@ -191,6 +203,9 @@ export const configSchema = z.strictObject({
     maxConnections: count('maxConnections').default(10_000),
     /** Open connections from one client address per process (trusted proxies are exempt); 0: no limit. */
     maxConnectionsPerClient: count('maxConnectionsPerClient').default(256),
+    /** HTTP/2: streams (requests) one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxConcurrentStreams: z.number({ error: 'expected a number of streams 1-10000' }).int({ error: 'expected a whole number' })
+      .min(1, { error: 'expected at least 1' }).max(10_000, { error: 'expected at most 10000' }).default(128),
   }).prefault({}),
   /** Processes serving traffic: 1 (one process does everything) up to 64, or auto (one per CPU). */
   workers: z.union([z.literal('auto'), z.number().int().min(1, { error: 'expected 1-64 or auto' }).max(64, { error: 'expected 1-64 or auto' })],

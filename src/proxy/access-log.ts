@@ -14,7 +14,7 @@ export function subscribeAccessLog(events: RequestEvents, log: Logger): () => vo
     log.info({
       id: ctx.id, host: ctx.host, method: ctx.req.method, path: ctx.req.url, status: ctx.status, bytes: ctx.bytesOut,
       ms: Math.round(ctx.durationMs * 10) / 10, upstream: ctx.match?.upstream.origin, client: ctx.client,
-      ...(ctx.aborted ? { aborted: true } : {}), ...(f ? { code: f.code, err: f.message } : {}),
+      ...(ctx.h2 ? { http: '2' } : {}), ...(ctx.aborted ? { aborted: true } : {}), ...(f ? { code: f.code, err: f.message } : {}),
     }, 'access');
   });
 }

@@ -6,6 +6,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Failure } from '../errors.ts';
+import type { Coding } from './compression.ts';
 import type { Policies } from '../policy/policies.ts';
 import type { Caps } from '../policy/throttle.ts';
 import type { Match, RouteTable, Route } from '../routing/table.ts';
@@ -35,6 +36,8 @@ export interface RequestContext {
   /** The client's connection (for upgrades: the socket handed over by node:http). */
   readonly socket: Duplex;
   readonly upgrade: boolean;
+  /** The request came over HTTP/2 (h2.ts adapts its request and response to node:http's shape). */
+  readonly h2: boolean;
   readonly encrypted: boolean;
   /** performance.now() when the request arrived. */
   readonly started: number;
@@ -50,6 +53,10 @@ export interface RequestContext {
   match: Match | null;
   /** The bandwidth caps of the route and its VM, once routed (null: uncapped). */
   caps: Caps | null;
+  /** The content coding the answer gets if it qualifies (compression.ts); null: sent as the VM sent it. */
+  encoding: Coding | null;
+  /** The Strict-Transport-Security value added to the answer (HTTPS only), or null. */
+  hsts: string | null;
   /** Upgrades: the bytes node:http read past the handshake, handed to the VM with it. */
   upgradeHead: Buffer | null;
   /** The request to the VM, once sent (destroyed when the client goes away). */
@@ -63,7 +70,9 @@ export interface RequestContext {
   durationMs: number;
   /**
    * Bytes read from / written to the client's connection for this request: everything since the previous
-   * request on the connection finished (so its request line and headers too), after TLS decryption.
+   * request on the connection finished (so its request line and headers too), after TLS decryption. Over
+   * HTTP/2 the rule is the same per connection: its requests add up to its bytes, but one request's share
+   * also holds what the requests running beside it moved.
    */
   bytesIn: number;
   bytesOut: number;

@@ -17,6 +17,8 @@ import { classifyUpstreamError, type UpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
 import type { Agent } from './pools.ts';
 import { forwardableResponseHeaders } from './hop.ts';
+import { compressorFor, type Coding } from './compression.ts';
+import { h2SafeHeaders } from './h2.ts';
 import { pipeCapped, type Cap, type Caps } from '../policy/throttle.ts';
 
 const NO_CAP: Cap = Object.freeze([]);
@@ -30,6 +32,12 @@ export interface Forwarding {
   upstreamReq: ClientRequest | null;
   /** Bandwidth caps of the route and its VM; null: uncapped (Node's own pipe). */
   readonly caps: Caps | null;
+  /** HTTP/2 client: trailers are passed on both ways (node:http's client drops the VM's for HTTP/1.1 clients). */
+  readonly h2: boolean;
+  /** The coding the client asked for (compression.ts decides per response whether it applies). */
+  readonly encoding: Coding | null;
+  /** A Strict-Transport-Security value that replaces the VM's, or null. */
+  readonly hsts: string | null;
 }
 
 /** How the forwarder reports back; given once when the forwarder is made. */
@@ -101,6 +109,22 @@ function onUpstreamSocket(this: TimedRequest, socket: Socket): void {
   if (socket.connecting) armConnectTimeout(socket, this[kUpstream]!.connectTimeoutMs);
 }
 
+/**
+ * Passes `from`'s trailers (RFC 9110 6.5) to `to` before the pipe ends it: an HTTP/2 client's request
+ * trailers to the VM (its body is sent chunked, see h2.ts), the VM's chunked response trailers to an HTTP/2
+ * client. Registered before the pipe, so it runs first on 'end'.
+ */
+function relayTrailers(from: IncomingMessage, to: { addTrailers(h: Record<string, string>): void }): void {
+  from.once('end', () => {
+    const raw = from.rawTrailers;
+    if (raw.length === 0) return;
+    const safe = h2SafeHeaders(raw);
+    const trailers: Record<string, string> = {};
+    for (let i = 0; i < safe.length; i += 2) trailers[safe[i]!] = trailers[safe[i]!] === undefined ? safe[i + 1]! : `${trailers[safe[i]!]}, ${safe[i + 1]!}`;
+    to.addTrailers(trailers);
+  });
+}
+
 export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): Forwarder<C> {
   const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, prependPath: false });
   const optionsCache = new WeakMap<Upstream, WeakMap<Agent, ServerOptions>>();
@@ -153,7 +177,7 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
   });
   proxy.on('error', (err, req) => {
     const f = (req as WithCtx<C>)[kForward];
-    if (f) hooks.onError(f.ctx, classifyUpstreamError(err, f.upstream.origin), false);
+    if (f) hooks.onError(f.ctx, classifyUpstreamError(err, f.upstream.origin, f.upstream.tls), false);
   });
   // The client went away first; http-proxy-3 has already destroyed the upstream request.
   proxy.on('econnreset', () => {});
@@ -180,16 +204,28 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
         }
         // Without Connection and Transfer-Encoding, Node frames the body for our client (chunked, or close
         // for HTTP/1.0) and keeps or closes the client connection as that client asked.
-        const headers = forwardableResponseHeaders(proxyRes.rawHeaders);
+        const status = proxyRes.statusCode ?? 502;
+        const headers = forwardableResponseHeaders(proxyRes.rawHeaders, ctx.hsts !== null);
         headers.push('x-request-id', ctx.id);
-        res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
-        pipeCapped(proxyRes, res, ctx.caps?.egress ?? NO_CAP);
+        if (ctx.hsts !== null) headers.push('strict-transport-security', ctx.hsts);
+        const z = ctx.encoding === null ? null : compressorFor(ctx.encoding, status, headers);
+        res.writeHead(status, proxyRes.statusMessage, headers);
+        if (ctx.h2) relayTrailers(proxyRes, res);
+        if (z === null) {
+          pipeCapped(proxyRes, res, ctx.caps?.egress ?? NO_CAP);
+        } else {
+          // The client going away ends the compressor too; the VM's side is cut by the pipeline then.
+          res.once('close', () => z.destroy());
+          z.once('error', (err) => res.destroy(err));
+          proxyRes.pipe(z);
+          pipeCapped(z, res, ctx.caps?.egress ?? NO_CAP);
+        }
         // A VM that resets or breaks the framing mid-body: the client's answer is cut short, and the log must
         // say the VM did it, whichever of 'error' and 'close' comes first.
         const cut = (err?: Error) => {
           if (proxyRes.complete || res.destroyed) return;
           hooks.onError(ctx, classifyUpstreamError(err ?? Object.assign(new Error('the VM closed the connection mid-response'),
-            { code: 'ECONNRESET' }), u.origin), true);
+            { code: 'ECONNRESET' }), u.origin, u.tls), true);
           res.destroy();
         };
         proxyRes.once('close', cut);
@@ -199,10 +235,11 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
         // A client that hung up is not the VM's fault: nothing to answer, nothing to report.
         if (res.destroyed) return;
         const answered = res.headersSent;
-        hooks.onError(ctx, classifyUpstreamError(err, u.origin), answered);
+        hooks.onError(ctx, classifyUpstreamError(err, u.origin, u.tls), answered);
         // The answer had begun (a body the parser refused): cut it, or the client would wait for the rest.
         if (answered) res.destroy();
       });
+      if (ctx.h2) relayTrailers(req, proxyReq);
       pipeCapped(req, proxyReq, ctx.caps?.ingress ?? NO_CAP);
     },
     ws(ctx, upstream, head, agent) {

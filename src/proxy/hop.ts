@@ -53,11 +53,12 @@ export function stripHopByHop(h: Headers, keepUpgrade: boolean): string | undefi
 /**
  * The VM's raw response headers (`[name, value, name, value, ...]`, case and repeats kept) without the
  * hop-by-hop ones, without Transfer-Encoding, whose framing is ours to choose for our client, and without
- * X-Request-Id, which the edge sets to the ID the VM received. Built as a
+ * X-Request-Id, which the edge sets to the ID the VM received (and, with `dropSts`, without the VM's
+ * Strict-Transport-Security, which the proxy's `hsts` replaces). Built as a
  * new flat array: deleting keys from a headers object would push V8 into slow dictionary-mode objects on
  * every response.
  */
-export function forwardableResponseHeaders(raw: readonly string[]): string[] {
+export function forwardableResponseHeaders(raw: readonly string[], dropSts = false): string[] {
   let extra: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
@@ -72,7 +73,7 @@ export function forwardableResponseHeaders(raw: readonly string[]): string[] {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (lower === 'connection' || lower === 'keep-alive' || lower === 'proxy-connection' || lower === 'transfer-encoding'
-      || lower === 'x-request-id' || (extra !== null && extra.has(lower))) continue;
+      || lower === 'x-request-id' || (extra !== null && extra.has(lower)) || (dropSts && lower === 'strict-transport-security')) continue;
     out.push(name, raw[i + 1]!);
   }
   return out;

@@ -19,6 +19,8 @@ export interface InboundPart extends ConfigPart {
   get(): InboundSettings;
   /** Applies the running settings to `server` now and at every later commit. */
   attach(server: http.Server): void;
+  /** Calls `apply` with the running settings at every later commit (the HTTP/2 side's SETTINGS). */
+  follow(apply: (s: InboundSettings) => void): void;
 }
 
 /**
@@ -56,6 +58,7 @@ function setOn(server: Settable, s: InboundSettings): void {
 export function createInboundPart(): InboundPart {
   let settings: InboundSettings | null = null;
   const servers: http.Server[] = [];
+  const followers: Array<(s: InboundSettings) => void> = [];
   return {
     name: 'inbound deadlines and limits',
     prepare(next) {
@@ -64,6 +67,7 @@ export function createInboundPart(): InboundPart {
         commit() {
           settings = built;
           for (const s of servers) setOn(s, built);
+          for (const f of followers) f(built);
         },
         abort() {},
       };
@@ -75,6 +79,9 @@ export function createInboundPart(): InboundPart {
     attach(server) {
       servers.push(server);
       if (settings) setOn(server, settings);
+    },
+    follow(apply) {
+      followers.push(apply);
     },
   };
 }

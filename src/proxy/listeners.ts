@@ -1,9 +1,10 @@
 /**
  * The HTTP and HTTPS listeners and their graceful drain. In front of the pipeline on both: connection
  * admission (admission.ts), the inbound deadlines and header limit (inbound.ts), and the edge's own replies
- * to requests the parser refuses (client-errors.ts) or that ask for CONNECT. On close: stop accepting, let
- * in-flight requests finish within the grace period (idle keep-alive connections are closed as they become
- * idle), then close upgraded sockets and whatever is left.
+ * to requests the parser refuses (client-errors.ts) or that ask for CONNECT. The HTTPS listener speaks
+ * HTTP/2 too, chosen by ALPN per SNI name (h2.ts). On close: stop accepting, tell HTTP/2 sessions GOAWAY,
+ * let in-flight requests finish within the grace period (idle keep-alive connections are closed as they
+ * become idle), then close upgraded sockets and whatever is left.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -13,6 +14,7 @@ import type { SecureContext } from 'node:tls';
 import { EdgeError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Admission } from './admission.ts';
+import { chooseAlpn, createH2Front, type H2Front } from './h2.ts';
 import { serverOptionsOf, type InboundPart } from './inbound.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
@@ -30,6 +32,8 @@ export interface ListenOptions {
     readonly defaultCert: { readonly certPem: string; readonly keyPem: string };
     /** Told the result of every client handshake (metrics). */
     onHandshake?(ok: boolean): void;
+    /** Whether a client naming `servername` (SNI) may get HTTP/2; absent: HTTP/1.1 only. */
+    allowsHttp2?(servername: string | undefined): boolean;
   };
 }
 
@@ -83,6 +87,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
   };
   let httpPort: number | null = null;
   let httpsPort: number | null = null;
+  let h2: H2Front | null = null;
   try {
     if (opts.httpPort !== 0) {
       const s = http.createServer(serverOpts, pipeline.onRequest);
@@ -90,16 +95,23 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       httpPort = await listenOn(s, opts.ephemeral ? 0 : opts.httpPort, opts.host, 'HTTP');
     }
     if (opts.httpsPort !== 0) {
+      const allowsHttp2 = opts.tls.allowsHttp2;
       const s = https.createServer({
         ...serverOpts,
         cert: opts.tls.defaultCert.certPem,
         key: opts.tls.defaultCert.keyPem,
         SNICallback: opts.tls.sniCallback,
         minVersion: 'TLSv1.2',
-        ALPNProtocols: ['http/1.1'],
+        // One or the other (node:tls refuses both): the callback is told the SNI name.
+        ...(allowsHttp2 ? { ALPNProtocols: undefined, ALPNCallback: chooseAlpn(allowsHttp2) } : { ALPNProtocols: ['http/1.1'] }),
         // Counted from the TCP accept; bytes of a trickled ClientHello do not extend it.
         handshakeTimeout: settings.timeouts.tlsHandshakeMs,
       }, pipeline.onRequest);
+      if (allowsHttp2) {
+        h2 = createH2Front({ onRequest: pipeline.onH2Request, inbound: front.inbound.get, log });
+        front.inbound.follow(h2.update);
+        h2.attach(s);
+      }
       serve(s, 'https');
       s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
         opts.tls.onHandshake?.(false);
@@ -123,6 +135,8 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
     },
     async close(graceMs) {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+      // HTTP/2 clients learn at once that no new stream will be served here (GOAWAY); open ones finish.
+      h2?.drain();
       const deadline = Date.now() + graceMs;
       // Connections that finish their request while we wait must not be kept alive for another one.
       while (pipeline.inFlight() > 0 && Date.now() < deadline) {
@@ -135,6 +149,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
       upgrades.closeAll(Math.max(0, deadline - Date.now()));
       await upgrades.idle(Math.max(0, deadline - Date.now()));
       for (const s of servers) s.closeAllConnections();
+      h2?.destroyAll();
       // Whatever is left, TLS connections still in their handshake included (node:http does not know them yet).
       front.admission.destroyAll();
       await Promise.all(closed);

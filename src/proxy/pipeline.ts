@@ -2,9 +2,11 @@
  * The request pipeline: an ordered list of small steps over one request context (context.ts). A step
  * answers the request itself (returns true), passes it on (false), or decides later (a Promise of either).
  * After the last step the request is forwarded to its VM. Requests: target check, challenge answer, route,
- * HTTPS redirect, access policy, forwarding headers, forward. Upgrades: target check, route, upgrade checks,
- * access policy, forwarding headers, forward. CONNECT is answered 501. When a request is over, one "request
- * finished" event carries its settled context.
+ * HTTPS redirect, access policy, answer settings (HSTS, compression), forwarding headers, forward. HTTP/2
+ * requests (h2.ts) take the same steps but the two that never apply over TLS (challenges come over plain
+ * HTTP; nothing to redirect), plus a refusal of names that turned HTTP/2 off. Upgrades: target check,
+ * route, upgrade checks, access policy, forwarding headers, forward. CONNECT is answered 501. When a
+ * request is over, one "request finished" event carries its settled context.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -15,6 +17,7 @@ import { ErrorCodes, statusOf, type Failure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { parseHostHeader } from '../routing/host.ts';
 import { createBodyDeadline } from './body-deadline.ts';
+import { createEncodingNegotiator } from './compression.ts';
 import type { LiveState, RequestContext, RequestEvents } from './context.ts';
 import { applyForwardingHeaders, clientAddress, unmapV4 } from './forwarded.ts';
 import { createForwarder } from './forwarder.ts';
@@ -25,6 +28,7 @@ import type { Pools } from './pools.ts';
 import type { RequestIds } from './request-id.ts';
 import { checkRequestTarget } from './target.ts';
 import type { UpgradeRegistry } from './upgrades.ts';
+import type { EdgeH2Request, EdgeH2Response } from './h2.ts';
 
 export interface PipelineDeps {
   state(): LiveState;
@@ -40,6 +44,8 @@ export interface PipelineDeps {
 
 export interface Pipeline {
   onRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** A request (or CONNECT) over HTTP/2: node:http2's compatibility objects as adapted by h2.ts. */
+  onH2Request(req: EdgeH2Request, res: EdgeH2Response): void;
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** CONNECT: this edge is not a forward proxy (501). */
   onConnect(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -69,19 +75,20 @@ const badHost = (message: string): Failure => ({ code: ErrorCodes.BAD_HOST, mess
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { pools, upgrades, log, ids, events } = deps;
+  const negotiate = createEncodingNegotiator();
   let inFlight = 0;
 
-  const newContext = (req: IncomingMessage, res: ServerResponse | null, socket: Duplex, upgrade: boolean): RequestContext => {
+  const newContext = (req: IncomingMessage, res: ServerResponse | null, socket: Duplex, upgrade: boolean, h2: boolean): RequestContext => {
     const state = deps.state();
     const s = socket as Socket;
     const peer = unmapV4(s.remoteAddress ?? '');
     const trusted = state.trusted.isTrusted(peer);
     return {
-      id: ids.forRequest(req.headers['x-request-id'], trusted), req, res, socket, upgrade,
-      encrypted: (req.socket as TLSSocket).encrypted === true, started: performance.now(), state, peer, trusted,
+      id: ids.forRequest(req.headers['x-request-id'], trusted), req, res, socket, upgrade, h2,
+      encrypted: h2 || (req.socket as TLSSocket).encrypted === true, started: performance.now(), state, peer, trusted,
       client: trusted ? clientAddress(peer, req.headers['x-forwarded-for'], state.trusted) : peer,
-      host: '', match: null, caps: null, upgradeHead: null, upstreamReq: null, failure: null, status: 0, aborted: false, durationMs: 0,
-      bytesIn: 0, bytesOut: 0,
+      host: '', match: null, caps: null, encoding: null, hsts: null, upgradeHead: null, upstreamReq: null, failure: null, status: 0,
+      aborted: false, durationMs: 0, bytesIn: 0, bytesOut: 0,
     };
   };
 
@@ -116,6 +123,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     ctx.failure = f;
     const route = ctx.match?.route;
     const page = { failure: f, requestId: ctx.id, detail: ctx.state.pages.detail, custom: ctx.state.pages.custom(route, statusOf(f.code)) };
+    // The edge's own answers for a proxy carry its HSTS too: a browser learns it from any HTTPS answer.
+    if (ctx.res && ctx.encrypted && route?.hsts && !ctx.res.headersSent) ctx.res.setHeader('strict-transport-security', route.hsts);
     if (ctx.res) {
       sendErrorPage(ctx.res, ctx.req.headers.accept, page);
     } else {
@@ -200,8 +209,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
   const route: Step = (ctx) => {
     const raw = ctx.req.headers.host;
-    // RFC 9112 3.2: several Host headers, or one that is not host[:port], must be answered 400.
-    if (raw && hostHeaders(ctx.req) > 1) return fail(ctx, badHost('the request has more than one Host header'));
+    // RFC 9112 3.2: several Host headers, or one that is not host[:port], must be answered 400; RFC 9113
+    // 8.3.1: so is an HTTP/2 request whose Host names another authority than its :authority (h2.ts).
+    if (raw && hostHeaders(ctx.req) > 1) {
+      return fail(ctx, badHost(ctx.h2 ? 'the request\'s Host header differs from its :authority' : 'the request has more than one Host header'));
+    }
     const host = raw ? parseHostHeader(raw) : null;
     if (raw && host === null) return fail(ctx, badHost(`the Host header ${JSON.stringify(raw.slice(0, 100))} is not a host name with an optional port 1-65535`));
     const r = ctx.state.table.lookup(host);
@@ -217,6 +229,28 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (ctx.encrypted || !ctx.match!.route.ssl || st.httpsPort === 0 || (ctx.req.url ?? '').startsWith(CHALLENGE_PATH_PREFIX)) return false;
     sendHttpsRedirect(ctx.res!, ctx.host, st.httpsPort, ctx.req.url ?? '/', ctx.id);
     return true;
+  };
+
+  /**
+   * HTTP/2 for a proxy with `http2: false`: ALPN gave its own name HTTP/1.1, so this request came on a
+   * connection opened for another name the certificate covers (RFC 9113 9.1.1 lets clients reuse it). 421
+   * Misdirected Request makes the client retry on a connection of its own (RFC 9110 15.5.20).
+   */
+  const refuseMisdirected: Step = (ctx) => {
+    if (ctx.match!.route.http2) return false;
+    return fail(ctx, { code: ErrorCodes.MISDIRECTED,
+      message: `${ctx.host} is served over HTTP/1.1 only (http2: false); the client sent it on an HTTP/2 connection opened for another name` });
+  };
+
+  /** What the edge adds to the VM's answer: the proxy's HSTS over HTTPS, and the coding the client asked for. */
+  const answerSettings: Step = (ctx) => {
+    const r = ctx.match!.route;
+    if (ctx.encrypted) ctx.hsts = r.hsts;
+    if (r.compression && ctx.req.method !== 'HEAD') {
+      const h = ctx.req.headers;
+      if (h.range === undefined) ctx.encoding = negotiate(h['accept-encoding']);
+    }
+    return false;
   };
 
   const checkUpgrade: Step = (ctx) => {
@@ -287,7 +321,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     forwarder.ws(ctx, u, ctx.upgradeHead ?? Buffer.alloc(0), pools.get(u));
   };
 
-  const webSteps: readonly Step[] = [checkTarget, answerChallenge, route, redirectToHttps, checkAccess, setForwardingHeaders];
+  const webSteps: readonly Step[] = [checkTarget, answerChallenge, route, redirectToHttps, checkAccess, answerSettings, setForwardingHeaders];
+  const h2Steps: readonly Step[] = [checkTarget, route, refuseMisdirected, checkAccess, answerSettings, setForwardingHeaders];
   const upgradeSteps: readonly Step[] = [checkTarget, route, checkUpgrade, checkAccess, setForwardingHeaders];
 
   /**
@@ -322,21 +357,31 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   return {
     onRequest(req, res) {
       inFlight++;
-      const ctx = newContext(req, res, req.socket, false);
+      const ctx = newContext(req, res, req.socket, false, false);
       (res as WithCtx)[kCtx] = ctx;
       res.once('close', onResponseClose);
       run(ctx, webSteps, 0, forwardWeb);
     },
+    onH2Request(h2req, h2res) {
+      inFlight++;
+      // Shaped like node:http's where the steps look (h2.ts); the socket is node:http2's view of the session's.
+      const req = h2req as unknown as IncomingMessage;
+      const res = h2res as unknown as ServerResponse;
+      const ctx = newContext(req, res, req.socket, false, true);
+      (res as WithCtx)[kCtx] = ctx;
+      res.once('close', onResponseClose);
+      run(ctx, h2Steps, 0, forwardWeb);
+    },
     onUpgrade(req, socket, head) {
       // Until the pair is registered, an error on the client socket must not go unhandled.
       socket.on('error', () => socket.destroy());
-      const ctx = newContext(req, null, socket, true);
+      const ctx = newContext(req, null, socket, true, false);
       ctx.upgradeHead = head;
       run(ctx, upgradeSteps, 0, forwardUpgrade);
     },
     onConnect(req, socket) {
       socket.on('error', () => socket.destroy());
-      const ctx = newContext(req, null, socket, true);
+      const ctx = newContext(req, null, socket, true, false);
       fail(ctx, { code: ErrorCodes.NOT_IMPLEMENTED,
         message: `CONNECT ${JSON.stringify((req.url ?? '').slice(0, 100))}: this edge is a reverse proxy, not a forward proxy` });
     },

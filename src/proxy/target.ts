@@ -55,6 +55,10 @@ function challengePathProblem(url: string): Failure | null {
 export function checkRequestTarget(req: TargetRequest): Failure | null {
   const url = req.url ?? '';
   if (url.charCodeAt(0) !== 47 /* / */) {
+    // node:http hands CONNECT to its own event; over HTTP/2 it arrives as a request without a path.
+    if (req.method === 'CONNECT') {
+      return { code: ErrorCodes.NOT_IMPLEMENTED, message: `CONNECT ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}: this edge is a reverse proxy, not a forward proxy` };
+    }
     if (url === '*') {
       if (req.method !== 'OPTIONS') return badTarget(`the target * is for OPTIONS only, not ${req.method}`);
     } else {

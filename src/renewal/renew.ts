@@ -42,6 +42,8 @@ export interface RenewResult {
   readonly action: 'renewed' | 'skipped' | 'reported' | 'failed' | 'would-renew' | 'abandoned';
   readonly reason: string;
   readonly error?: { readonly code: string; readonly message: string };
+  /** notBefore of the certificate the name has after the run (the new one when renewed), when known. */
+  readonly validFrom?: string | null;
 }
 
 export interface RenewDeps {
@@ -93,7 +95,7 @@ function reportUpload(t: RenewTarget, now: Date, opts: RenewOptions): RenewResul
   try {
     const info = parseCertPem(readFileSync(t.certFile ?? '', 'utf8'));
     const d = renewalDecision(info, now, opts);
-    return { name: t.name, source: t.source, before: info.notAfter, after: info.notAfter, action: 'reported',
+    return { name: t.name, source: t.source, before: info.notAfter, after: info.notAfter, validFrom: info.notBefore, action: 'reported',
       reason: d.due ? `${d.reason}: replace ${t.certFile} and ${t.keyFile} (uploaded certificates are not renewed here)` : d.reason };
   } catch (err) {
     return { name: t.name, source: t.source, before: null, after: null, action: 'reported',

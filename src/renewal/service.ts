@@ -72,7 +72,8 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
         log.warn({ name: r.name, source: r.source, notAfter, code: r.error?.code, reason: r.reason }, 'certificate due and not renewed');
       }
       if (notAfter && expiryWarning(notAfter, now, r.lifetimeMs) && r.action !== 'renewed') {
-        log.warn({ name: r.name, source: r.source, notAfter }, 'certificate expires soon');
+        log.warn({ name: r.name, source: r.source, notAfter, daysLeft: Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000) },
+          'certificate expires soon');
       }
     }
   };

@@ -5,6 +5,7 @@
  */
 import type { CertSource, EdgeConfig, ProxyRule, VmEntry } from '../config/schema.ts';
 import { ErrorCodes } from '../errors.ts';
+import { hstsHeaderOf } from '../proxy/hsts.ts';
 import { certTargetsOf, type CertTarget } from './cert-targets.ts';
 import { firstLabel, isDnsLabel, lookupExactThenWildcard, normalizeHost } from './host.ts';
 import { buildInventory, vmKeyOf, type Inventory } from './inventory.ts';
@@ -28,6 +29,12 @@ export interface Route {
   readonly note: string | undefined;
   /** Template routes: the owner whose VMs the first label names. */
   readonly owner: string | undefined;
+  /** HTTP/2 is offered to clients of this domain (ALPN is chosen per SNI name). */
+  readonly http2: boolean;
+  /** Text responses may be compressed for clients that ask. */
+  readonly compression: boolean;
+  /** The Strict-Transport-Security value sent over HTTPS, or null (see proxy/hsts.ts). */
+  readonly hsts: string | null;
 }
 
 export interface Match {
@@ -70,6 +77,8 @@ export interface RouteTable {
   readonly upstreams: readonly Upstream[];
   /** The certificates the ssl routes need (see cert-targets.ts). */
   readonly certTargets: readonly CertTarget[];
+  /** Whether a TLS client that names `servername` (SNI) may get HTTP/2: not when its proxy says `http2: false`. */
+  allowsHttp2(servername: string | undefined): boolean;
 }
 
 export type RouteTableInput = Pick<EdgeConfig, 'proxies' | 'vms' | 'upstream'>
@@ -78,7 +87,7 @@ export type RouteTableInput = Pick<EdgeConfig, 'proxies' | 'vms' | 'upstream'>
 function routeOf(p: ProxyRule, index: number): Route {
   const kind: RouteKind = !p.domain.startsWith('*.') ? 'exact' : p.owner !== undefined ? 'template' : 'wildcard';
   return Object.freeze({ domain: p.domain, index, kind, ssl: p.ssl, websocket: p.websocket, certSource: p.certSource,
-    certFile: p.certFile, keyFile: p.keyFile, note: p.note, owner: p.owner });
+    certFile: p.certFile, keyFile: p.keyFile, note: p.note, owner: p.owner, http2: p.http2, compression: p.compression, hsts: hstsHeaderOf(p) });
 }
 
 const match = (route: Route, upstream: Upstream, vm: VmEntry | undefined): Match => Object.freeze({ ok: true as const, route, upstream,
@@ -132,7 +141,15 @@ export function buildRouteTable(config: RouteTableInput): RouteTable {
       message: `${w.route.owner} has no VM named "${name}" (template ${w.route.domain})` };
   };
 
-  return Object.freeze({ routes: Object.freeze(routes), inventory, lookup,
+  // Asked once per TLS handshake; a config where every proxy allows HTTP/2 does not even look the name up.
+  const allowsHttp2 = routes.every((r) => r.http2) ? () => true : (servername: string | undefined) => {
+    const host = normalizeHost(servername);
+    if (host === null) return true;
+    const r = lookup(host);
+    return r.ok ? r.route.http2 : r.route?.http2 ?? true;
+  };
+
+  return Object.freeze({ routes: Object.freeze(routes), inventory, lookup, allowsHttp2,
     resolve: (rawHost: string | null | undefined) => lookup(normalizeHost(rawHost)),
     upstreams: upstreams.all(), certTargets: Object.freeze(certTargets) });
 }

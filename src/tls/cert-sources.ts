@@ -8,6 +8,7 @@ import { CertError, ErrorCodes } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { coversAll, parseCertPem } from './certinfo.ts';
 import type { Issuer, StoredCert } from './issuer.ts';
+import { DEFAULT_CERT_NAME } from './selfsigned.ts';
 import type { CertStore } from './store.ts';
 
 export interface CertSources {
@@ -39,7 +40,9 @@ export function createCertSources(o: { store: CertStore; selfSigned: Issuer; clo
         await store.write(name, { ...issued, meta: { source: 'self-signed' } });
         const stored = await store.read(name);
         if (!stored) throw new CertError(ErrorCodes.CERT_STORE, name, `certificate ${name} vanished from the store right after it was written`);
-        log.info({ name, notAfter: stored.meta.notAfter }, again ? 'self-signed certificate replaced' : 'self-signed certificate created');
+        // The default certificate (for clients without SNI) is the edge's own detail, not an operator's.
+        log[name === DEFAULT_CERT_NAME ? 'debug' : 'info']({ name, notAfter: stored.meta.notAfter },
+          again ? 'self-signed certificate replaced' : 'self-signed certificate created');
         return stored;
       });
     },

@@ -11,7 +11,6 @@ import type { Clock } from '../clock.ts';
 import type { CertSource } from '../config/schema.ts';
 import { CertError, ConfigError, ErrorCodes, type ConfigIssue } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { expiryWarning, lifetimeOf } from '../renewal/policy.ts';
 import { lookupExactThenWildcard, normalizeHost } from '../routing/host.ts';
 import type { CertTarget, RouteTable } from '../routing/table.ts';
 import { coversAll } from './certinfo.ts';
@@ -106,7 +105,6 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   };
 
   const indexed = (s: StoredCert, route: { domains: readonly string[]; wanted: readonly string[]; routeSource: CertSource | null }): IndexedCert => {
-    if (expiryWarning(s.meta.notAfter, clock.now(), lifetimeOf(s.meta))) log.warn({ name: s.meta.name, notAfter: s.meta.notAfter }, 'certificate expires soon');
     return Object.freeze({ name: s.meta.name, source: s.meta.source, names: s.meta.names, notAfter: s.meta.notAfter,
       fingerprint256: s.meta.fingerprint256, domains: route.domains, wanted: route.wanted, routeSource: route.routeSource, fallback: route.routeSource === 'letsencrypt' && s.meta.source !== 'letsencrypt',
       fromStore: true, context: contextFor(s.certPem, s.keyPem) });

@@ -132,7 +132,8 @@ export function createCertStore(opts: CertStoreOptions): CertStore {
     } catch (err) {
       throw storeError(name, 'store', err);
     }
-    log.info({ name, source: meta.source, notAfter: meta.notAfter, fingerprint256: meta.fingerprint256 }, 'certificate stored');
+    // The caller says why at info ('self-signed certificate created', 'certificate stored' with its reason).
+    log.debug({ name, source: meta.source, notAfter: meta.notAfter, fingerprint256: meta.fingerprint256 }, 'certificate written to the store');
     return meta;
   };
 

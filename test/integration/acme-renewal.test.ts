@@ -122,13 +122,14 @@ describe('Let\'s Encrypt renewal (Pebble)', { skip }, () => {
     });
     const servedOld = await peerCertificate(edge.httpsPort!, 'app.example.com');
     assert.equal(servedOld.fingerprint256, new X509Certificate(old.certPem).fingerprint256);
-    assert.ok(logs.some((l) => l.msg === 'certificate expires soon'), 'an expiry alert is logged');
 
     // The edge's scan at start found the certificate due and tried: the CA's validation failed.
     const failed = await waitFor('the start-up renewal to fail', () => logs.find((l) => l.msg === 'certificate renewal failed'), 30_000);
     assert.equal(failed.code, 'EDGE_ERR_ACME_UNAUTHORIZED');
     // The scan alerts once its run is over, a moment after the failure itself was logged.
     await waitFor('the due-and-not-renewed alert', () => logs.some((l) => l.msg === 'certificate due and not renewed' && l.name === 'app.example.com'));
+    const soon = logs.filter((l) => l.msg === 'certificate expires soon');
+    assert.deepEqual(soon.map((l) => [l.name, l.daysLeft]), [['app.example.com', 4]], 'one expiry warning, from the scan');
     assert.equal((await peerCertificate(edge.httpsPort!, 'app.example.com')).fingerprint256, servedOld.fingerprint256, 'the old certificate keeps serving');
 
     const list = await runCli(['certs', '--config', configFile]);

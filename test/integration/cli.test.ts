@@ -25,7 +25,7 @@ describe('CLI', () => {
     assert.match(help.stdout, /--renew-ssl \[--force\]/);
     const bad = await runCli(['--frobnicate']);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /Unknown option '--frobnicate'/);
+    assert.equal(bad.stderr, 'idcs-edge: unknown option --frobnicate (see idcs-edge --help)\n');
     const misplaced = await runCli(['--force']);
     assert.equal(misplaced.code, 2);
     assert.match(misplaced.stderr, /go with --renew-ssl/);

@@ -40,7 +40,7 @@ describe('inbound config', () => {
   it('has the documented defaults', () => {
     const c = validateConfig({});
     assert.deepEqual(c.timeouts, { tlsHandshakeMs: 10_000, requestHeadersMs: 30_000, requestBodyIdleMs: 60_000, keepAliveMs: 60_000 });
-    assert.deepEqual(c.limits, { maxHeaderBytes: 16_384, maxConnections: 10_000, maxConnectionsPerClient: 256 });
+    assert.deepEqual(c.limits, { maxHeaderBytes: 16_384, maxConnections: 10_000, maxConnectionsPerClient: 256, maxConcurrentStreams: 128 });
   });
   it('fills a partial section and names the path of a bad value', () => {
     assert.equal(validateConfig({ timeouts: { keepAliveMs: 5000 } }).timeouts.requestHeadersMs, 30_000);
