@@ -325,12 +325,12 @@ export function classifyUpstreamError(err: unknown, upstream: string, tls?: Upst
     return new UpstreamError(ErrorCodes.UPSTREAM_UNREACHABLE, upstream,
       `the VM at ${upstream} is unreachable (${code}: is the VM running and its IP right?)`, { cause: err });
   }
-  if (code === 'ECONNECT_TIMEOUT') {
+  if (code === 'ECONNECT_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new UpstreamError(ErrorCodes.UPSTREAM_UNREACHABLE, upstream,
       `the VM at ${upstream} is unreachable (no connection within upstream.connectTimeoutMs: is the VM running and its IP right?)`,
       { cause: err });
   }
-  if (code === 'ETIMEDOUT' || code === 'EDGE_UPSTREAM_TIMEOUT') {
+  if (code === 'ETIMEDOUT' || code === 'EDGE_UPSTREAM_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
     return new UpstreamError(ErrorCodes.UPSTREAM_TIMEOUT, upstream,
       `the VM's service at ${upstream} did not answer in time`, { cause: err });
   }
@@ -343,13 +343,20 @@ export function classifyUpstreamError(err: unknown, upstream: string, tls?: Upst
     return new UpstreamError(ErrorCodes.UPSTREAM_TLS, upstream,
       `the VM's certificate at ${upstream} failed verification (${code}: ${detail}); ${tlsVerifyHint(code, tls)}`, { cause: err });
   }
-  if (code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up/i.test(detail)) {
+  // undici's UND_ERR_SOCKET: the VM closed the connection ("other side closed") or reset it.
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || /socket hang up/i.test(detail)) {
     return new UpstreamError(ErrorCodes.UPSTREAM_RESET, upstream,
       `the VM's service at ${upstream} closed the connection before answering`, { cause: err });
   }
   if (code.startsWith('HPE_')) {
     return new UpstreamError(ErrorCodes.UPSTREAM_FAILED, upstream,
       `the VM's service at ${upstream} sent a response that is not valid HTTP/1.1 (${code}: ${e.reason ?? detail})`, { cause: err });
+  }
+  // undici's parser errors (8.13) carry llhttp's reason in the message but no code.
+  if ((e as Error)?.name === 'HTTPParserError' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+    const reason = /\((.*)\)$/.exec(detail)?.[1] ?? detail;
+    return new UpstreamError(ErrorCodes.UPSTREAM_FAILED, upstream,
+      `the VM's service at ${upstream} sent a response that is not valid HTTP/1.1 (${reason})`, { cause: err });
   }
   return new UpstreamError(ErrorCodes.UPSTREAM_FAILED, upstream,
     `talking to the VM's service at ${upstream} failed (${code || 'error'}: ${detail})`, { cause: err });

@@ -3,7 +3,7 @@
  * pipeline, and handed whole to the "request finished" event that the access log (and metrics) subscribe
  * to. The live state is read once into it, so a reload mid-request never mixes two configs.
  */
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Failure } from '../errors.ts';
 import type { Coding } from './compression.ts';
@@ -12,6 +12,7 @@ import type { Caps } from '../policy/throttle.ts';
 import type { Match, RouteTable, Route } from '../routing/table.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import type { PageDetail } from './pages.ts';
+import type { UpstreamRequest } from './exchange.ts';
 
 /** Everything a request needs that changes on reload, swapped as one object by the apply pipeline. */
 export interface LiveState {
@@ -60,7 +61,7 @@ export interface RequestContext {
   /** Upgrades: the bytes node:http read past the handshake, handed to the VM with it. */
   upgradeHead: Buffer | null;
   /** The request to the VM, once sent (destroyed when the client goes away). */
-  upstreamReq: ClientRequest | null;
+  upstreamReq: UpstreamRequest | null;
   /** What made the edge answer instead of the VM, or what failed while talking to it. */
   failure: Failure | null;
   /** Filled in when the request finishes. */

@@ -1,12 +1,13 @@
 /**
  * Forwarding to VMs, and the one file that imports the proxy library (http-proxy-3).
  *
- * Ordinary requests take a direct path over node:http(s) with the upstream's keep-alive agent: measured in
- * bench/, http-proxy-3's per-request work (option merging, its pass pipeline) cost more than the proxying
- * itself, and with our options (no path rewrite, no x-forwarded handling, no cookie rewriting) its passes
- * reduce to what is below. WebSocket upgrades stay with http-proxy-3, which handles the upgrade handshake,
- * non-101 answers and socket piping well. Failures come back as UpstreamErrors either way, through the hooks
- * the pipeline gives once (no closure per request).
+ * Ordinary requests take a direct path through the upstream's undici Pool (pools.ts; exchange.ts is the
+ * handler): measured in bench/, http-proxy-3's per-request work (option merging, its pass pipeline) cost
+ * more than the proxying itself, and node:http's client cost a third more CPU per request than undici's.
+ * An HTTP/2 client's request with a body goes over node:http with the upstream's agent instead, because
+ * its trailers (gRPC's status, RFC 9110 6.5) must reach the VM and undici cannot send request trailers.
+ * WebSocket upgrades stay with http-proxy-3, which handles the upgrade handshake, non-101 answers and socket
+ * piping well. Failures come back as UpstreamErrors every way, through the hooks the pipeline gives once.
  */
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -15,10 +16,10 @@ import type { Duplex } from 'node:stream';
 import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { classifyUpstreamError, type UpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
-import type { Agent } from './pools.ts';
+import type { Agent, UpstreamPool } from './pools.ts';
+import { Exchange, hasBody, trailersOf, type UpstreamRequest } from './exchange.ts';
 import { forwardableResponseHeaders } from './hop.ts';
 import { compressorFor, type Coding } from './compression.ts';
-import { h2SafeHeaders } from './h2.ts';
 import { pipeCapped, type Cap, type Caps } from '../policy/throttle.ts';
 
 const NO_CAP: Cap = Object.freeze([]);
@@ -29,7 +30,7 @@ export interface Forwarding {
   readonly req: IncomingMessage;
   readonly res: ServerResponse | null;
   readonly socket: Duplex;
-  upstreamReq: ClientRequest | null;
+  upstreamReq: UpstreamRequest | null;
   /** Bandwidth caps of the route and its VM; null: uncapped (Node's own pipe). */
   readonly caps: Caps | null;
   /** HTTP/2 client: trailers are passed on both ways (node:http's client drops the VM's for HTTP/1.1 clients). */
@@ -49,8 +50,8 @@ export interface ForwardHooks<C extends Forwarding> {
 }
 
 export interface Forwarder<C extends Forwarding> {
-  web(ctx: C, upstream: Upstream, agent: Agent): void;
-  ws(ctx: C, upstream: Upstream, head: Buffer, agent: Agent): void;
+  web(ctx: C, upstream: Upstream, pool: UpstreamPool): void;
+  ws(ctx: C, upstream: Upstream, head: Buffer, pool: UpstreamPool): void;
 }
 
 const kForward: unique symbol = Symbol('idcs-edge.forward');
@@ -116,25 +117,21 @@ function onUpstreamSocket(this: TimedRequest, socket: Socket): void {
  */
 function relayTrailers(from: IncomingMessage, to: { addTrailers(h: Record<string, string>): void }): void {
   from.once('end', () => {
-    const raw = from.rawTrailers;
-    if (raw.length === 0) return;
-    const safe = h2SafeHeaders(raw);
-    const trailers: Record<string, string> = {};
-    for (let i = 0; i < safe.length; i += 2) trailers[safe[i]!] = trailers[safe[i]!] === undefined ? safe[i + 1]! : `${trailers[safe[i]!]}, ${safe[i + 1]!}`;
-    to.addTrailers(trailers);
+    const trailers = trailersOf(from.rawTrailers);
+    if (trailers !== null) to.addTrailers(trailers);
   });
 }
 
 export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): Forwarder<C> {
   const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, prependPath: false });
-  const optionsCache = new WeakMap<Upstream, WeakMap<Agent, ServerOptions>>();
+  const optionsCache = new WeakMap<Upstream, WeakMap<object, ServerOptions>>();
 
-  const optionsFor = (u: Upstream, agent: Agent): ServerOptions => {
+  const optionsFor = (u: Upstream, agent: object): ServerOptions => {
     let byAgent = optionsCache.get(u);
     if (!byAgent) optionsCache.set(u, byAgent = new WeakMap());
     let o = byAgent.get(agent);
     if (!o) {
-      o = { target: new URL(u.origin), agent, secure: !u.tls?.insecureSkipVerify, connectTimeout: u.connectTimeoutMs };
+      o = { target: new URL(u.origin), agent: agent as ServerOptions['agent'], secure: !u.tls?.insecureSkipVerify, connectTimeout: u.connectTimeoutMs };
       byAgent.set(agent, o);
     }
     return o;
@@ -182,8 +179,8 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
   // The client went away first; http-proxy-3 has already destroyed the upstream request.
   proxy.on('econnreset', () => {});
 
-  return {
-    web(ctx, u, agent) {
+  /** An HTTP/2 client's request with a body, over node:http (see the file's comment). */
+  const webNode = (ctx: C, u: Upstream, agent: Agent) => {
       const { req } = ctx;
       const res = ctx.res!;
       const proxyReq: TimedRequest = (u.protocol === 'https' ? https : http).request({
@@ -241,14 +238,21 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
       });
       if (ctx.h2) relayTrailers(req, proxyReq);
       pipeCapped(req, proxyReq, ctx.caps?.ingress ?? NO_CAP);
+  };
+
+  return {
+    web(ctx, u, pool) {
+      // undici takes origin-form and absolute-form targets only: `OPTIONS *` (RFC 9112 3.2.4) goes over node:http.
+      if ((ctx.h2 && hasBody(ctx.req.headers)) || ctx.req.url === '*') webNode(ctx, u, pool.agent());
+      else new Exchange(ctx, u, hooks).start(pool.dispatcher());
     },
-    ws(ctx, upstream, head, agent) {
+    ws(ctx, upstream, head, pool) {
       // The library keeps the request it is given for as long as the connection lasts: it gets the few
       // fields it reads, so the client's IncomingMessage (and its headers) can go once the handshake is done.
       const { req } = ctx;
       const facade = { method: req.method, url: req.url, headers: req.headers, httpVersion: req.httpVersion, socket: req.socket,
         connection: req.socket, [kForward]: { ctx, upstream, clientBefore: listenerSnapshot(ctx.socket) } } as unknown as WithCtx<C>;
-      proxy.ws(facade, ctx.socket, head, optionsFor(upstream, agent));
+      proxy.ws(facade, ctx.socket, head, optionsFor(upstream, pool.agent()));
     },
   };
 }

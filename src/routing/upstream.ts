@@ -35,8 +35,9 @@ export function makeUpstream(protocol: 'http' | 'https', host: string, port: num
   const hostPart = isIP(host) === 6 ? `[${host}]` : host;
   const origin = `${protocol}://${hostPart}:${port}`;
   const tlsKey = tls ? `|${tls.insecureSkipVerify ? 'insecure' : 'verify'}|${tls.caFile ?? ''}|${tls.serverName ?? ''}` : '';
-  // Pool limits are part of the pool's identity: a changed limit gets a new pool, the old one drains.
-  const poolKey = `${origin}${tlsKey}|${s.maxSocketsPerTarget}/${s.maxIdleSocketsPerTarget}`;
+  // Pool limits and the connect deadline (an option of the pool's connector) are part of the pool's
+  // identity: a changed one gets a new pool, the old one drains.
+  const poolKey = `${origin}${tlsKey}|${s.maxSocketsPerTarget}/${s.maxIdleSocketsPerTarget}|${s.connectTimeoutMs}`;
   return Object.freeze({ protocol, host, port, origin, tls, timeoutMs: s.timeoutMs, connectTimeoutMs: s.connectTimeoutMs,
     maxSockets: s.maxSocketsPerTarget, maxIdleSockets: s.maxIdleSocketsPerTarget, poolKey });
 }

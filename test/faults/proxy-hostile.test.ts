@@ -71,7 +71,7 @@ describe('framing the parser refuses: 400 EDGE_ERR_BAD_REQUEST, nothing forwarde
       await assertRefused(te, vm, reply, 400, 'EDGE_ERR_BAD_REQUEST', 'request failed');
       const line = await logLine(te.logs, 'request failed', { code: 'EDGE_ERR_BAD_REQUEST' });
       assert.equal(line.level, 30, 'a client\'s fault is logged at info, not as a warning');
-      assert.match(String(line.err), /not valid HTTP\/1\.1 \(HPE_/);
+      assert.match(String(line.err), /not valid HTTP\/1\.1 \(\w/);
     });
   }
 });

@@ -82,7 +82,7 @@ describe('VMs that fail before answering', () => {
         const reply = await rawRequest(te.edge.httpPort!, `GET / HTTP/1.1\r\nHost: ${VM}\r\n\r\n`);
         assert.equal(reply.closed, true, reply.text);
         const failed = await logLine(te.logs, 'request failed', { code: 'EDGE_ERR_UPSTREAM_FAILED' });
-        assert.match(String(failed.err), /HPE_INVALID_CHUNK_SIZE/);
+        assert.match(String(failed.err), /not valid HTTP\/1\.1 \(.*chunk size/i);
         const access = await logLine(te.logs, 'access', { id: failed.id });
         assert.equal(access.code, 'EDGE_ERR_UPSTREAM_FAILED');
         assert.equal(access.aborted, undefined, 'the client did not abort: the edge cut the answer');
@@ -92,7 +92,7 @@ describe('VMs that fail before answering', () => {
       const reply = await request(te.edge.httpPort!, VM);
       await assertFailure(te, reply, 502, 'EDGE_ERR_UPSTREAM_FAILED');
       const failed = await logLine(te.logs, 'request failed', { id: reply.headers['x-request-id'] });
-      assert.match(String(failed.err), /not valid HTTP\/1\.1 \(HPE_/);
+      assert.match(String(failed.err), /not valid HTTP\/1\.1 \(\w/);
     });
   }
 });

@@ -25,10 +25,18 @@ describe('upstream failures map to what an operator can act on', () => {
     [{ code: 'EPROTO', message: 'SSL routines:ssl3_get_record:wrong version number' }, 'EDGE_ERR_UPSTREAM_TLS', 502, /does not speak TLS.*protocol: http/],
     [{ code: 'ECONNRESET', message: 'socket hang up' }, 'EDGE_ERR_UPSTREAM_RESET', 502, /closed the connection/],
     [{ code: 'HPE_INVALID_CONSTANT', message: 'Parse Error: Expected HTTP/' }, 'EDGE_ERR_UPSTREAM_FAILED', 502, /not valid HTTP\/1\.1 \(HPE_INVALID_CONSTANT/],
+    // undici's errors (the web path's client)
+    [{ code: 'UND_ERR_CONNECT_TIMEOUT', message: 'Connect Timeout Error' }, 'EDGE_ERR_UPSTREAM_UNREACHABLE', 502, /unreachable/],
+    [{ code: 'UND_ERR_HEADERS_TIMEOUT', message: 'Headers Timeout Error' }, 'EDGE_ERR_UPSTREAM_TIMEOUT', 504, /did not answer in time/],
+    [{ code: 'UND_ERR_SOCKET', message: 'other side closed' }, 'EDGE_ERR_UPSTREAM_RESET', 502, /closed the connection/],
+    [{ name: 'HTTPParserError', message: 'Response does not match the HTTP/1.1 protocol (Invalid header token)' }, 'EDGE_ERR_UPSTREAM_FAILED', 502,
+      /not valid HTTP\/1\.1 \(Invalid header token\)/],
+    [{ code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', message: 'Response body length does not match content-length header' }, 'EDGE_ERR_UPSTREAM_FAILED', 502,
+      /not valid HTTP\/1\.1/],
     [{ code: 'EWHAT', message: 'odd' }, 'EDGE_ERR_UPSTREAM_FAILED', 502, /EWHAT: odd/],
   ];
   for (const [raw, code, status, re] of cases) {
-    it(`${raw.code} -> ${code} (${status})`, () => {
+    it(`${raw.code ?? raw.name} -> ${code} (${status})`, () => {
       const e = classifyUpstreamError(Object.assign(new Error(raw.message), raw), 'http://10.0.0.5:80');
       assert.equal(e.code, code);
       assert.equal(httpStatusOf(e), status);
