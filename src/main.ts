@@ -30,6 +30,7 @@ import { createAdmission } from './proxy/admission.ts';
 import { createClientErrorHandler } from './proxy/client-errors.ts';
 import { createRequestEvents, type RequestEvents } from './proxy/context.ts';
 import { startListeners } from './proxy/listeners.ts';
+import { startTicketRotation } from './tls/tickets.ts';
 import { createInboundPart } from './proxy/inbound.ts';
 import { createPipeline } from './proxy/pipeline.ts';
 import { createPools, type PoolStats } from './proxy/pools.ts';
@@ -60,6 +61,8 @@ export interface EdgeOptions {
   readonly watch?: boolean;
   /** Run as one of several workers: no control plane, no demo VM; the primary renews and applies. */
   readonly worker?: boolean;
+  /** In a worker: the session ticket key its primary made (tls/tickets.ts); a single edge rotates its own. */
+  readonly ticketKey?: Buffer;
   /** In a worker: ask the primary to issue a certificate that is missing. */
   readonly requestIssue?: (target: RenewTarget, reason: string) => void;
   /** The share of each HTTP bandwidth cap this process enforces (1/N in each of N workers; default 1). */
@@ -107,6 +110,8 @@ export interface Edge {
   /** Upgraded (WebSocket) connections currently open. */
   openUpgrades(): number;
   inFlight(): number;
+  /** Replaces the HTTPS listener's session ticket key (a worker gets each new one from its primary). */
+  setTicketKey(key: Buffer): void;
   /** Drains and stops; resolves when every socket is closed. */
   close(graceMs?: number): Promise<void>;
 }
@@ -221,6 +226,12 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         allowsHttp2: (name) => state.get().table.allowsHttp2(name) },
     }, pipeline, upgrades, log, { inbound, admission, onClientError });
     metrics.addSources({ connectionsOpen: () => listeners.connections() });
+    if (opts.ticketKey) listeners.setTicketKey(opts.ticketKey);
+    else if (!opts.worker) {
+      const tickets = startTicketRotation((key) => listeners.setTicketKey(key));
+      listeners.setTicketKey(tickets.current());
+      cleanups.push(() => tickets.stop());
+    }
     // Open WebSockets count towards the traffic statistics while they last, not only when they close.
     const sweeper = setInterval(() => observer.sweep(), 10_000);
     sweeper.unref();
@@ -261,6 +272,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         pools: pools.stats() }),
       certificates: () => certificateViews(applier.current(), store, clock.now()),
       openUpgrades: () => upgrades.count(),
+      setTicketKey: (key) => listeners.setTicketKey(key),
       inFlight: () => pipeline.inFlight(),
       close(graceMs = applier.current()!.shutdown.graceMs) {
         closing ??= (async () => {

@@ -35,6 +35,8 @@ export interface WorkerGroupOptions {
   onMessage(m: ToPrimary, w: Worker): void;
   /** Traffic increments from a worker (its periodic and final sends, and every Observation). */
   onTraffic(deltas: TrafficDelta[]): void;
+  /** The session ticket key in use (base64): a worker starts with it; later ones reach it by `send`. */
+  ticketKey(): string;
 }
 
 export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
@@ -57,7 +59,7 @@ export function createWorkerGroup(o: WorkerGroupOptions): WorkerGroup {
         observed.get(m.id)?.(m.observation);
       } else o.onMessage(m, w);
     });
-    w.once('online', () => send(w, { type: 'start', config: config! }));
+    w.once('online', () => send(w, { type: 'start', config: config!, ticketKey: o.ticketKey() }));
   };
 
   cluster.on('exit', (w, code, signal) => {

@@ -11,7 +11,9 @@ import type { RenewTarget } from '../renewal/renew.ts';
 import type { TrafficDelta } from '../stats/traffic.ts';
 
 export type ToWorker =
-  | { readonly type: 'start'; readonly config: EdgeConfig }
+  | { readonly type: 'start'; readonly config: EdgeConfig; readonly ticketKey: string }
+  /** A new session ticket key (base64), every 12 hours (tls/tickets.ts). */
+  | { readonly type: 'tickets'; readonly key: string }
   | { readonly type: 'prepare'; readonly id: number; readonly config: EdgeConfig }
   | { readonly type: 'commit'; readonly id: number }
   | { readonly type: 'abort'; readonly id: number }

@@ -34,6 +34,7 @@ import { createSelfSignedIssuer } from '../tls/selfsigned.ts';
 import { createCertStore } from '../tls/store.ts';
 import type { StartupFacts } from '../summary.ts';
 import { createWorkerGroup } from './group.ts';
+import { startTicketRotation } from '../tls/tickets.ts';
 
 export function workerCount(c: EdgeConfig): number {
   return c.workers === 'auto' ? availableParallelism() : c.workers;
@@ -64,8 +65,11 @@ export async function runPrimary(configFile: string, opts: { onReady?(facts: Omi
     onStored: async () => {}, onRenewals: (results) => { metrics.countRenewals(results); alerts.onRenewals(results); },
     leadership: rules.leadership, onLeadership: rules.onLeadership });
   let started = false;
+  // One session ticket key for every worker, so a session resumes on whichever worker gets the connection.
+  const tickets = startTicketRotation((key) => group.send({ type: 'tickets', key: key.toString('base64') }));
   const group = createWorkerGroup({
     count: workerCount(first), log, prepareTimeoutMs: 60_000,
+    ticketKey: () => tickets.current().toString('base64'),
     onMessage(m) {
       if (m.type === 'issue') control.renewal().request(m.target, m.reason);
       if (m.type === 'ready' && !started) {
@@ -118,6 +122,7 @@ export async function runPrimary(configFile: string, opts: { onReady?(facts: Omi
       await admin?.close();
       await forwards.close(0);
       await group.stop((applier.current() ?? first).shutdown.graceMs);
+      tickets.stop();
       await control.close();
       alerts.close();
       // After the workers: their last increments arrive as they stop.
@@ -134,6 +139,7 @@ export async function runPrimary(configFile: string, opts: { onReady?(facts: Omi
     await admin?.close();
     await forwards.close(0);
     await group.stop(0);
+    tickets.stop();
     traffic.close();
     await rules.close();
     await storage.close();

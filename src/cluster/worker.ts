@@ -70,6 +70,7 @@ export async function runWorker(): Promise<number> {
       logs = createLogger({ level: m.config.log.level, file: m.config.log.file, format: m.config.log.format });
       // The workers share each HTTP bandwidth cap: each enforces its part of it.
       starting = startEdge({ config: m.config, worker: true, log: logs.log, capShare: 1 / workerCount(m.config),
+        ticketKey: Buffer.from(m.ticketKey, 'base64'),
         requestIssue: (target, reason) => send({ type: 'issue', target, reason }) });
       edge = await starting;
       const started = edge;
@@ -80,7 +81,9 @@ export async function runWorker(): Promise<number> {
     }
     const e = edge ?? (starting ? await starting : null);
     if (!e || state.stopping) return;
-    if (m.type === 'observe') {
+    if (m.type === 'tickets') {
+      e.setTicketKey(Buffer.from(m.key, 'base64'));
+    } else if (m.type === 'observe') {
       send({ type: 'observed', id: m.id, observation: await e.observer.observe() });
     } else if (m.type === 'prepare') {
       const p = await e.prepare({ config: m.config }, 'primary');

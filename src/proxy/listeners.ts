@@ -42,6 +42,8 @@ export interface Listeners {
   readonly httpsPort: number | null;
   /** Client connections open now, by listener (`http`, `https`). */
   connections(): Promise<Record<string, number>>;
+  /** The HTTPS listener's session ticket key from now on (tls/tickets.ts); nothing without one. */
+  setTicketKey(key: Buffer): void;
   close(graceMs: number): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
   let httpPort: number | null = null;
   let httpsPort: number | null = null;
   let h2: H2Front | null = null;
+  let tlsServer: https.Server | null = null;
   try {
     if (opts.httpPort !== 0) {
       const s = http.createServer(serverOpts, pipeline.onRequest);
@@ -113,6 +116,7 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
         h2.attach(s);
       }
       serve(s, 'https');
+      tlsServer = s;
       s.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
         opts.tls.onHandshake?.(false);
         log.debug({ code: err.code, err: err.message, client: socket.remoteAddress }, 'TLS handshake failed');
@@ -132,6 +136,9 @@ export async function startListeners(opts: ListenOptions, pipeline: Pipeline, up
     async connections() {
       const counts = await Promise.all(named.map(([, s]) => new Promise<number>((r) => s.getConnections((_e, n) => r(n ?? 0)))));
       return Object.fromEntries(named.map(([name], i) => [name, counts[i]!]));
+    },
+    setTicketKey(key) {
+      tlsServer?.setTicketKeys(key);
     },
     async close(graceMs) {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));

@@ -2,8 +2,8 @@
  * The SNI side: which SecureContext a TLS handshake gets. Every context is built when a config is prepared
  * or the store changes, never during a handshake; the handshake does one host normalisation and at most two
  * map reads (exact, then the one-label wildcard), falling back to the `default` certificate.
- * Session tickets and ciphers are Node's defaults: tickets are encrypted with the listening server's keys
- * (OpenSSL keeps the initial SSL_CTX as the session context), so resumption works across SNI contexts.
+ * Ciphers are Node's defaults. Session tickets are encrypted with the listening server's key (OpenSSL keeps
+ * the initial SSL_CTX as the session context), so resumption works across SNI contexts; tickets.ts rotates it.
  */
 import { createHash } from 'node:crypto';
 import tls, { type SecureContext } from 'node:tls';
