@@ -34,6 +34,7 @@ VOLUME ["/app/certs", "/app/config", "/app/logs", "/app/data"]
 # config file, so an edit in progress does not mark a serving edge unhealthy. Exit 0 healthy, 1 not.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "src/healthcheck.ts"]
-# --disable-sigusr1: SIGUSR1 must not open Node's inspector (bin/idcs-edge.js would re-exec to add it).
+# --disable-sigusr1: SIGUSR1 must not open Node's inspector; --max-semi-space-size=4: a smaller young
+# generation (bin/idcs-edge.js says why, and would re-exec to add either).
 # The config is $IDCS_EDGE_CONFIG; arguments after the image name are the CLI's (--check-config, certs, ...).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--disable-sigusr1", "bin/idcs-edge.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--disable-sigusr1", "--max-semi-space-size=4", "bin/idcs-edge.js"]
