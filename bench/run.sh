@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # idcs-edge benchmark: the edge against nginx, HAProxy and Caddy on loopback, same origin, same certificate,
 # one worker each, proxy pinned to one core and load generator + origins to the other. Writes a Markdown
-# report to bench/results/latest.md (and a timestamped copy) and prints it. See bench/README.md.
+# report and prints it: a full run to bench/results/<stamp>.md and latest.md, a quick or partial run
+# (BENCH_QUICK, BENCH_CASES or BENCH_PROXIES set) to bench/results/quick-<stamp>.md only (git-ignored).
+# See bench/README.md.
 #
 # Environment (all optional):
 #   BENCH_QUICK=1            each case once, 2 s, for development
 #   BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP   repetitions per case, seconds per run, warm-up seconds
-#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers l4 cap fleet profile"
+#   BENCH_CASES="http https handshake h2 ws-echo ws-idle routes apply reload workers l4 cap fleet profile"
 #   BENCH_PROXIES="edge nginx haproxy caddy"
 #   BENCH_EDGE=auto|cli|standin    auto: the real CLI if `--check-config` accepts the bench config
-#   BENCH_ROUTES=100000      size of the big route table
+#   BENCH_ROUTES=100000      size of the big route table (routes and apply cases)
+#   BENCH_APPLY_CHANGES=3    one-route API changes timed on the big edge (apply case; 1 in quick mode)
+#   BENCH_H2_CONNS=50 BENCH_H2_STREAMS=10   h2load clients and concurrent streams per client (h2 case)
 #   BENCH_WS_SIZES=5000,10000  idle WebSocket connection counts (capped by the fd limit)
 #   BENCH_PORT_BASE=18000    ports BASE..BASE+99 on 127.0.0.1
 #   BENCH_CAP_MBPS=200       the bandwidth cap the cap case measures
@@ -27,12 +31,15 @@ if [[ $QUICK == 1 ]]; then
 else
   RUNS=${BENCH_RUNS:-3}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-2}
 fi
-CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers l4 cap fleet profile"}
+CASES=${BENCH_CASES:-"http https handshake h2 ws-echo ws-idle routes apply reload workers l4 cap fleet profile"}
 PROXIES=${BENCH_PROXIES:-"edge nginx haproxy caddy"}
 ROUTES=${BENCH_ROUTES:-100000}
 WS_SIZES=${BENCH_WS_SIZES:-5000,10000}
 WS_ECHO_CONNS=${BENCH_WS_ECHO_CONNS:-50}
 HS_CONNS=${BENCH_HANDSHAKE_CONNS:-50}
+H2_CONNS=${BENCH_H2_CONNS:-50}
+H2_STREAMS=${BENCH_H2_STREAMS:-10}
+APPLY_CHANGES=${BENCH_APPLY_CHANGES:-$([[ $QUICK == 1 ]] && echo 1 || echo 3)}
 PROXY_CPU=${BENCH_PROXY_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
 BASE=${BENCH_PORT_BASE:-18000}
@@ -44,7 +51,7 @@ has_case() { [[ " $CASES " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- tools from Debian, installed if missing
 install_tools() {
   local need=() pair
-  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3 redis-server:redis-server; do
+  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk h2load:nghttp2-client curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3 redis-server:redis-server; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
   done
   # nginx's stream module (TCP forwarding, the l4 case) is a separate Debian package.
@@ -200,11 +207,14 @@ edge_cmd() { # CONFIG
   else echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$BENCH/lib/standin.mjs" --config "$1"; fi
 }
 
-start_edge() { # NAME CONFIG HTTP_PORT HTTPS_PORT [LIMIT_SECONDS]
+spawn_edge() { # NAME CONFIG [CPUS]: starts the edge pinned to CPUS (default: the proxy core), does not wait
   # shellcheck disable=SC2046
-  (cd "$SNAP" 2>/dev/null || cd "$ROOT"; exec taskset -c "$PROXY_CPU" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
+  (cd "$SNAP" 2>/dev/null || cd "$ROOT"; exec taskset -c "${3:-$PROXY_CPU}" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
   PID[$1]=$!
   echo "$! $1" >>"$WORK/pids"
+}
+start_edge() { # NAME CONFIG HTTP_PORT HTTPS_PORT [LIMIT_SECONDS] [CPUS]
+  spawn_edge "$1" "$2" "${6:-}"
   wait_port "$3" "$1" "${5:-30}"
   wait_port "$4" "$1" "${5:-30}"
 }
@@ -324,6 +334,21 @@ iperf_json() {
 }
 iperf_summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);console.log(d.bps===null?"no result":`${(d.bps/1e9).toFixed(2)} Gbit/s cpu ${d.cpuPct}%`)' "$1"; }
 
+# h2load_json NAME PORT SECONDS: one h2load run (HTTP/2 over TLS, ALPN h2) of SECONDS against
+# https://bench.example.com:PORT, connecting to 127.0.0.1:PORT (so SNI and :authority are the real name);
+# prints h2load's summary (lib/h2load-json.mjs) and the proxy's CPU use. Bounded by timeout(1).
+h2load_json() {
+  local name=$1 port=$2 secs=$3 c0 c1 t0 t1 k0 k1 out hj
+  c0=$(cpu_ticks "${PID[$name]}"); t0=$(now_s); k0=$(core_busy)
+  out=$(taskset -c "$LOAD_CPU" timeout -k 5 $((secs + 30)) h2load -t 1 -c "$H2_CONNS" -m "$H2_STREAMS" -D "${secs}s" \
+    --connect-to="127.0.0.1:$port" "https://bench.example.com:$port/" 2>&1) || true
+  k1=$(core_busy); t1=$(now_s); c1=$(cpu_ticks "${PID[$name]}")
+  hj=$("$NODE" "$BENCH/lib/h2load-json.mjs" <<<"$out")
+  printf '{"h2":%s,%s}' "$hj" "$(cpu_fields "$c0" "$c1" "$t0" "$t1" "$k0" "$k1")"
+}
+h2_summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);const h=d.h2;if(h.error){console.log(h.error);process.exit()}
+console.log(`${(h.succeeded/h.durationS).toFixed(0)} req/s (${h.protocol}) mean ${h.lat_ms?.mean} ms cpu ${d.cpuPct}% (others on its core ${d.otherOnProxyCorePct}%, load core ${d.loadCorePct}%) failed ${h.failed} errored ${h.errored}`)' "$1"; }
+
 # The forwarders of the l4 and cap cases (started once, by whichever case comes first).
 L4_UP=0
 start_l4() {
@@ -368,6 +393,18 @@ fi
 if has_case handshake; then
   log "case: new TLS handshakes (Connection: close)"
   http_case handshake https "$HS_CONNS" -H 'Connection: close'
+fi
+
+if has_case h2; then
+  log "case: HTTP/2 over TLS (h2load, $H2_CONNS connections x $H2_STREAMS streams)"
+  for p in $PROXIES; do h2load_json "$p" "${HTTPS_PORT[$p]}" "$WARM" >/dev/null; done
+  for ((r = 1; r <= RUNS; r++)); do
+    for p in $PROXIES; do
+      j=$(h2load_json "$p" "${HTTPS_PORT[$p]}" "$DUR")
+      record h2 "c${H2_CONNS}m$H2_STREAMS" "$p" "$r" "$j"
+      log "h2 $p run $r: $(h2_summary "$j")"
+    done
+  done
 fi
 
 if has_case ws-echo; then
@@ -641,13 +678,17 @@ cat >"$WORK/meta.json" <<EOF
   }
 }
 EOF
-"$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$STAMP.md"
-cp "$RES" "$RESULTS/$STAMP.raw.json"
-cat "$RESULTS/$STAMP.md"
-# Only a full run (every case, every proxy, not quick) replaces latest.md, which the README quotes.
-if [[ $QUICK == 0 && -z ${BENCH_CASES:-} && -z ${BENCH_PROXIES:-} ]]; then
-  cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
-  log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
+# Only a full run (every case, every proxy, not quick) writes <stamp>.md and replaces latest.md, which the
+# README quotes; a quick or partial run writes quick-<stamp>.md (git-ignored: bench/.gitignore).
+FULL=0
+[[ $QUICK == 0 && -z ${BENCH_CASES:-} && -z ${BENCH_PROXIES:-} ]] && FULL=1
+OUT=$STAMP; ((FULL)) || OUT=quick-$STAMP
+"$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$OUT.md"
+cp "$RES" "$RESULTS/$OUT.raw.json"
+cat "$RESULTS/$OUT.md"
+if ((FULL)); then
+  cp "$RESULTS/$OUT.md" "$RESULTS/latest.md"
+  log "report: bench/results/latest.md and bench/results/$OUT.md ($((SECONDS - T_START)) s)"
 else
-  log "report: bench/results/$STAMP.md (a partial run: latest.md is left as it was) ($((SECONDS - T_START)) s)"
+  log "report: bench/results/$OUT.md (a quick or partial run: latest.md is left as it was) ($((SECONDS - T_START)) s)"
 fi
