@@ -460,13 +460,7 @@ if has_case routes && [[ " $PROXIES " == *" edge "* ]]; then
     record routes-start "r$v" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-$v]}"),\"configBytes\":$(stat -c %s "$cfg")}"
     log "routes $v: started in $(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", e - s }') s"
   done
-  # The same big table as JSON: start-up only (the loader parses .json with JSON.parse instead of YAML).
-  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-routes-big.json" --routes "$ROUTES" --http $((BASE + 70)) --https $((BASE + 71))
-  t0=$(now_s)
-  start_edge routes-json "$WORK/edge-routes-big.json" $((BASE + 70)) $((BASE + 71)) 600
-  t1=$(now_s)
-  record routes-start "r$ROUTES-json" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-json]}"),\"configBytes\":$(stat -c %s "$WORK/edge-routes-big.json")}"
-  stop routes-json
+  # (The same table as JSON, reloads and API changes of it, and peak memory: the apply case.)
   for v in 1 "$ROUTES"; do
     l=$last; [[ $v == 1 ]] && l=0
     wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" plain.example.com 50 "$WARM" >/dev/null
@@ -482,6 +476,28 @@ if has_case routes && [[ " $PROXIES " == *" edge "* ]]; then
     done
   done
   stop "routes-1"; stop "routes-$ROUTES"
+fi
+
+if has_case apply && [[ " $PROXIES " == *" edge "* && $EDGE_KIND == cli ]]; then
+  log "case: applying $ROUTES routes (YAML, JSON): start to serving, a full reload, $APPLY_CHANGES one-route API change(s)"
+  AH=$((BASE + 91)) AS=$((BASE + 92)) AA=$((BASE + 93))
+  last=$((ROUTES / 2 - 1)); ((last >= 0)) || last=0
+  for f in yaml json; do
+    cfg=$WORK/edge-apply.$f next=$WORK/edge-apply-next.$f
+    # info: the measurement reads the edge's `config applied` line. next = the same table plus one proxy.
+    "$NODE" "$BENCH/lib/configs.mjs" edge "$cfg" --routes "$ROUTES" --http "$AH" --https "$AS" --admin "$AA" --level info
+    "$NODE" "$BENCH/lib/configs.mjs" edge "$next" --routes "$ROUTES" --probe --http "$AH" --https "$AS" --admin "$AA" --level info
+    bytes=$(stat -c %s "$cfg")
+    sync # the files are in the page cache either way; what is measured is parsing and building, not the disk
+    t0=$(now_s)
+    spawn_edge "apply-$f" "$cfg"
+    j=$(taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/apply.mjs" measure --pid "${PID[apply-$f]}" --t0 "$t0" --port "$AH" \
+      --host "r$last.example.com" --origin "$BENCH_ORIGIN_EDGE" --admin "$AA" --token "$WORK/admin.token" --config "$cfg" \
+      --next "$next" --changes "$APPLY_CHANGES" --log "$WORK/logs/apply-$f.out") || j='{"error":"apply.mjs failed"}'
+    record apply "$f" edge 1 "${j%\}},\"configBytes\":$bytes}"
+    log "apply $f: $j"
+    stop "apply-$f"
+  done
 fi
 
 if has_case reload && [[ " $PROXIES " == *" edge "* ]]; then
@@ -520,28 +536,31 @@ if has_case reload && [[ " $PROXIES " == *" edge "* ]]; then
 fi
 
 if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
-  log "case: workers mode"
-  WCFG=$WORK/edge-workers.yaml
+  log "case: workers mode (1 worker; workers: 2 on the proxy core; workers: auto on both cores)"
+  WCFG=$WORK/edge-workers.yaml ACFG=$WORK/edge-workers-auto.yaml
   "$NODE" "$BENCH/lib/configs.mjs" edge "$WCFG" --workers 2 --http $((BASE + 66)) --https $((BASE + 67))
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$ACFG" --workers auto --http $((BASE + 94)) --https $((BASE + 95)) --admin $((BASE + 96))
   if [[ $EDGE_KIND == cli ]] && (cd "$SNAP" && "$NODE" src/cli.ts --check-config --config "$WCFG") >"$WORK/logs/workers-check.out" 2>&1; then
     start_edge workers "$WCFG" $((BASE + 66)) $((BASE + 67))
+    # auto counts the CPUs the process may run on (its affinity): pinned to both cores it makes 2 workers,
+    # which share the load core with wrk and the origin. That is all this machine can show of scaling.
+    start_edge workers-auto "$ACFG" $((BASE + 94)) $((BASE + 95)) 30 "$LOAD_CPU,$PROXY_CPU"
+    auto_procs=$(wc -w <<<"$(proc_tree "${PID[workers-auto]}")")
+    declare -A WPID=([1]=edge [2]=workers [auto]=workers-auto)
     for s in http https; do
-      port=$((BASE + 66)); host=plain.example.com
-      [[ $s == https ]] && { port=$((BASE + 67)); host=bench.example.com; }
-      wrk_json workers "$BENCH_ORIGIN_EDGE" "$s" "$port" "$host" 50 "$WARM" >/dev/null
+      host=plain.example.com; [[ $s == https ]] && host=bench.example.com
+      declare -A WPORT=([1]=$BENCH_EDGE_HTTP [2]=$((BASE + 66)) [auto]=$((BASE + 94)))
+      [[ $s == https ]] && WPORT=([1]=$BENCH_EDGE_HTTPS [2]=$((BASE + 67)) [auto]=$((BASE + 95)))
+      for w in 2 auto; do wrk_json "${WPID[$w]}" "$BENCH_ORIGIN_EDGE" "$s" "${WPORT[$w]}" "$host" 50 "$WARM" >/dev/null; done
       for ((r = 1; r <= RUNS; r++)); do
-        for w in 1 2; do
-          if [[ $w == 1 ]]; then
-            if [[ $s == https ]]; then p1=$BENCH_EDGE_HTTPS; else p1=$BENCH_EDGE_HTTP; fi
-            j=$(wrk_json edge "$BENCH_ORIGIN_EDGE" "$s" "$p1" "$host" 50 "$DUR")
-          else
-            j=$(wrk_json workers "$BENCH_ORIGIN_EDGE" "$s" "$port" "$host" 50 "$DUR")
-          fi
+        for w in 1 2 auto; do
+          j=$(wrk_json "${WPID[$w]}" "$BENCH_ORIGIN_EDGE" "$s" "${WPORT[$w]}" "$host" 50 "$DUR")
+          [[ $w == auto ]] && j="${j%\}},\"processes\":$auto_procs}"
           record workers "$s-w$w" edge "$r" "$j"; log "workers $s w$w run $r: $(summary "$j")"
         done
       done
     done
-    stop workers
+    stop workers; stop workers-auto
   else
     reason=$(grep -v '^invalid config in' "$WORK/logs/workers-check.out" 2>/dev/null | grep -m1 -iE 'workers|unknown' | sed 's/^ *//' | head -c 300 || true)
     reason="\`--check-config\` rejects \`workers: 2\`: ${reason:-see bench/.work/logs/workers-check.out}"
@@ -593,6 +612,10 @@ fi
 if has_case cap && [[ " $PROXIES " == *" edge "* ]]; then
   log "case: bandwidth caps (${BENCH_CAP_MBPS} Mbps): accuracy, and the cost of the cap code where nothing is capped"
   start_l4
+  # The reference for the policy step's cost: the main edge's config without its access rules and caps.
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-bare.yaml" --bare --http $((BASE + 97)) --https $((BASE + 98)) --admin $((BASE + 99))
+  start_edge edge-bare "$WORK/edge-bare.yaml" $((BASE + 97)) $((BASE + 98))
+  wrk_json edge-bare "$BENCH_ORIGIN_EDGE" http $((BASE + 97)) plain.example.com 50 "$WARM" >/dev/null
   for ((r = 1; r <= RUNS; r++)); do
     j=$(iperf_json edge-l4 "$BENCH_CAP_FORWARD"); record cap forward-ingress edge "$r" "$j"; log "cap forward ingress run $r: $(iperf_summary "$j")"
     j=$(iperf_json edge-l4 "$BENCH_CAP_FORWARD" -R); record cap forward-egress edge "$r" "$j"; log "cap forward egress run $r: $(iperf_summary "$j")"
@@ -602,21 +625,24 @@ if has_case cap && [[ " $PROXIES " == *" edge "* ]]; then
       port=$BENCH_L4_EDGE_IPERF; [[ $v == high ]] && port=$BENCH_CAP_HIGH
       j=$(iperf_json edge-l4 "$port"); record cap "cost-forward-$v" edge "$r" "$j"; log "cap cost forward $v run $r: $(iperf_summary "$j")"
     done
+    j=$(wrk_json edge-bare "$BENCH_ORIGIN_EDGE" http $((BASE + 97)) plain.example.com 50 "$DUR")
+    record cap cost-http-none edge "$r" "$j"; log "cap cost HTTP, no policies, run $r: $(summary "$j")"
     if [[ -n ${PID[edge]:-} ]]; then
       j=$(wrk_json edge "$BENCH_ORIGIN_EDGE" http "$BENCH_EDGE_HTTP" plain.example.com 50 "$DUR")
-      record cap cost-http-none edge "$r" "$j"; log "cap cost HTTP, no policies, run $r: $(summary "$j")"
+      record cap cost-http-own edge "$r" "$j"; log "cap cost HTTP, the route's own access rule and never-reached cap, run $r: $(summary "$j")"
     fi
     j=$(wrk_json edge-l4 "$BENCH_ORIGIN_EDGE" http "$BENCH_L4_EDGE_HTTP" plain.example.com 50 "$DUR")
     record cap cost-http-policies edge "$r" "$j"; log "cap cost HTTP, policies elsewhere in the config, run $r: $(summary "$j")"
   done
+  stop edge-bare
 fi
 stop_l4
 
 if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
-  log "case: CPU profile of the edge (HTTP and HTTPS keep-alive, 50 connections)"
+  log "case: CPU profile of the edge (HTTP and HTTPS keep-alive, new TLS handshakes, HTTP/2)"
   EDGE_NODE_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/prof")
   "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-profile.yaml" --http $((BASE + 68)) --https $((BASE + 69))
-  for s in http https handshake; do
+  for s in http https handshake h2; do
     scheme=https; port=$((BASE + 69)); host=bench.example.com; extra=()
     [[ $s == http ]] && { scheme=http; port=$((BASE + 68)); host=plain.example.com; }
     [[ $s == handshake ]] && extra=(-H 'Connection: close')
@@ -624,7 +650,8 @@ if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
     t_spawn=$(now_s)
     start_edge profile "$WORK/edge-profile.yaml" $((BASE + 68)) $((BASE + 69))
     t_load=$(now_s)
-    wrk_json profile "$BENCH_ORIGIN_EDGE" "$scheme" "$port" "$host" 50 "$((WARM + DUR))" "${extra[@]}" >/dev/null
+    if [[ $s == h2 ]]; then h2load_json profile "$port" "$((WARM + DUR))" >/dev/null
+    else wrk_json profile "$BENCH_ORIGIN_EDGE" "$scheme" "$port" "$host" 50 "$((WARM + DUR))" "${extra[@]}" >/dev/null; fi
     t_end=$(now_s)
     stop profile # SIGTERM: the edge drains and exits, and node writes the profile on exit
     prof=$(ls "$WORK"/prof/*.cpuprofile 2>/dev/null | head -1 || true)
@@ -661,6 +688,7 @@ cat >"$WORK/meta.json" <<EOF
   "capMbps": $BENCH_CAP_MBPS,
   "routes": $ROUTES, "wsSizes": "$WS_SIZES", "fdLimit": $FDS, "maxConn": $MAXCONN,
   "wsEchoConns": $WS_ECHO_CONNS, "handshakeConns": $HS_CONNS,
+  "h2Conns": $H2_CONNS, "h2Streams": $H2_STREAMS, "applyChanges": $APPLY_CHANGES,
   "nproc": $(nproc),
   "cpuModel": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' | tr -d '"')",
   "kernel": "$(uname -sr)",
@@ -673,6 +701,7 @@ cat >"$WORK/meta.json" <<EOF
     "caddy": "$(ver caddy version)",
     "iperf3": "$(ver iperf3 --version)",
     "wrk": "$(ver wrk -v)",
+    "h2load": "$(ver h2load --version)",
     "openssl": "$(ver openssl version)",
     "http-proxy-3": "$("$NODE" -p 'require(process.argv[1]).version' "$ROOT/node_modules/http-proxy-3/package.json" 2>/dev/null || echo '?')"
   }
