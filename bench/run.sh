@@ -491,7 +491,7 @@ if has_case apply && [[ " $PROXIES " == *" edge "* && $EDGE_KIND == cli ]]; then
     sync # the files are in the page cache either way; what is measured is parsing and building, not the disk
     t0=$(now_s)
     spawn_edge "apply-$f" "$cfg"
-    j=$(taskset -c "$LOAD_CPU" "$NODE" "$BENCH/lib/apply.mjs" measure --pid "${PID[apply-$f]}" --t0 "$t0" --port "$AH" \
+    j=$(taskset -c "$LOAD_CPU" timeout -k 5 900 "$NODE" "$BENCH/lib/apply.mjs" measure --pid "${PID[apply-$f]}" --t0 "$t0" --port "$AH" \
       --host "r$last.example.com" --origin "$BENCH_ORIGIN_EDGE" --admin "$AA" --token "$WORK/admin.token" --config "$cfg" \
       --next "$next" --changes "$APPLY_CHANGES" --log "$WORK/logs/apply-$f.out") || j='{"error":"apply.mjs failed"}'
     record apply "$f" edge 1 "${j%\}},\"configBytes\":$bytes}"

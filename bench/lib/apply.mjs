@@ -83,12 +83,12 @@ function appliedAt(logFile, source, afterMs) {
   return null;
 }
 
-/** PUT one proxy through the admin API; resolves with the status and the answer's arrival time. */
-function putProxy(adminPort, token, domain, body) {
+/** PUT one proxy through the admin API; resolves with the status (0: failed or no answer within timeoutMs) and the answer's arrival time. */
+function putProxy(adminPort, token, domain, body, timeoutMs) {
   return new Promise((resolve) => {
     const data = JSON.stringify(body);
     const req = request({
-      host: '127.0.0.1', port: adminPort, method: 'PUT', path: `/api/v1/proxies/${encodeURIComponent(domain)}`, agent: false,
+      host: '127.0.0.1', port: adminPort, method: 'PUT', path: `/api/v1/proxies/${encodeURIComponent(domain)}`, agent: false, timeout: timeoutMs,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
     }, (res) => {
       let text = '';
@@ -96,6 +96,7 @@ function putProxy(adminPort, token, domain, body) {
       res.on('data', (c) => { text += c; });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, at: Date.now(), body: text.slice(0, 300) }));
     });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (err) => resolve({ status: 0, at: Date.now(), body: String(err) }));
     req.end(data);
   });
@@ -136,7 +137,8 @@ async function measure(o) {
     const domain = `api${i}.example.com`;
     c0 = cpuMs(pid);
     const a0 = Date.now();
-    const res = await putProxy(Number(o.admin), token, domain, { target: '127.0.0.1', targetPort: origin, protocol: 'http', ssl: false, note: `api change ${i}` });
+    const res = await putProxy(Number(o.admin), token, domain, { target: '127.0.0.1', targetPort: origin, protocol: 'http', ssl: false, note: `api change ${i}` },
+      Number(o.deadline ?? 180) * 1000);
     const seen = res.status >= 200 && res.status < 300 ? await waitFor(port, domain, 200, deadline()) : null;
     out.api.push({
       status: res.status, answerMs: res.at - a0, servedMs: seen === null ? null : seen - a0, cpuMs: cpuMs(pid) - c0,
