@@ -55,7 +55,7 @@ export function targets(R, meta) {
     const e = edge('handshake', hv, rps);
     const hs = vsPeer('handshake', hv, proxy, rps, cpuPerReq, goal);
     t14(label, `${fmt(e)}/s = ${hs.text}`, hs.met,
-      `CPU per handshake ${fmt(edge('handshake', hv, cpuPerReq))} µs vs ${name}'s ${fmt(peer('handshake', hv, proxy, cpuPerReq))} (wrk was often the limit: compare CPU)`,
+      `CPU per handshake ${fmt(edge('handshake', hv, cpuPerReq))} µs vs ${name}'s ${fmt(peer('handshake', hv, proxy, cpuPerReq))}`,
       spreadOf('handshake', hv, rps));
   }
   if (has('ws-idle')) {
