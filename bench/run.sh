@@ -202,8 +202,12 @@ if [[ $EDGE_KIND == auto ]]; then
   fi
 fi
 EDGE_NODE_FLAGS=()
+# The Node flags users run the edge with: those of `npm start` (package.json), e.g. --max-semi-space-size,
+# so the bench measures the process as it is shipped, and follows when the shipped flags change.
+read -r -a EDGE_RUN_FLAGS <<<"$("$NODE" -e 'const s = require(process.argv[1]).scripts?.start ?? "";
+  const m = /^node\s+(.*?)\s*src\/cli\.ts/.exec(s); console.log(m ? m[1] : "")' "${SNAP:-$ROOT}/package.json" 2>/dev/null || true)"
 edge_cmd() { # CONFIG
-  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$SNAP/src/cli.ts" --config "$1"
+  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_RUN_FLAGS[@]}" "${EDGE_NODE_FLAGS[@]}" "$SNAP/src/cli.ts" --config "$1"
   else echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$BENCH/lib/standin.mjs" --config "$1"; fi
 }
 
@@ -681,7 +685,7 @@ cat >"$WORK/meta.json" <<EOF
   "quick": $([[ $QUICK == 1 ]] && echo true || echo false),
   "runs": $RUNS, "durationS": $DUR, "warmupS": $WARM, "totalS": $((SECONDS - T_START)),
   "cases": "$CASES", "proxies": "$PROXIES",
-  "edgeKind": "$EDGE_KIND",
+  "edgeKind": "$EDGE_KIND", "edgeNodeFlags": "${EDGE_RUN_FLAGS[*]}",
   "gitCommit": "$GIT_COMMIT", "gitDirty": $GIT_DIRTY, "srcHash": "$SRC_HASH",
   "sniMode": "$SNI_MODE",
   "proxyCpu": "$PROXY_CPU", "loadCpu": "$LOAD_CPU",

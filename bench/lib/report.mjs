@@ -51,7 +51,8 @@ p(`${meta.runs} run(s) of ${meta.durationS} s per case and proxy (after ${meta.w
   + `figures are medians over the runs, spread is min–max. Ratios are to nginx and Caddy measured in the same run `
   + `(for throughput higher is better; for latency and memory lower is better). Total ${Math.round(meta.totalS / 60)} min. `
   + `Edge: ${meta.edgeKind === 'cli' ? '`src/cli.ts`' : 'stand-in'} from a copy of src/ taken at the start (commit ${meta.gitCommit}`
-  + `${meta.gitDirty ? ' plus uncommitted changes' : ''}, content hash ${meta.srcHash ?? '?'}). How to read this: bench/README.md.`);
+  + `${meta.gitDirty ? ' plus uncommitted changes' : ''}, content hash ${meta.srcHash ?? '?'}), run with \`npm start\`'s Node flags `
+  + `(${meta.edgeNodeFlags ? `\`${meta.edgeNodeFlags}\`` : 'none'}). How to read this: bench/README.md.`);
 p();
 
 // ------------------------------------------------------------------ targets
