@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # idcs-edge benchmark: the edge against nginx, HAProxy and Caddy on loopback, same origin, same certificate,
 # one worker each, proxy pinned to one core and load generator + origins to the other. Writes a Markdown
-# report to bench/results/latest.md (and a timestamped copy) and prints it. See bench/README.md.
+# report and prints it: a full run to bench/results/<stamp>.md and latest.md, a quick or partial run
+# (BENCH_QUICK, BENCH_CASES or BENCH_PROXIES set) to bench/results/quick-<stamp>.md only (git-ignored).
+# See bench/README.md.
 #
 # Environment (all optional):
 #   BENCH_QUICK=1            each case once, 2 s, for development
 #   BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP   repetitions per case, seconds per run, warm-up seconds
-#   BENCH_CASES="http https handshake ws-idle ws-echo routes reload workers l4 cap fleet profile"
+#   BENCH_CASES="http https handshake h2 ws-echo ws-idle routes apply reload workers l4 cap fleet profile"
 #   BENCH_PROXIES="edge nginx haproxy caddy"
 #   BENCH_EDGE=auto|cli|standin    auto: the real CLI if `--check-config` accepts the bench config
-#   BENCH_ROUTES=100000      size of the big route table
+#   BENCH_ROUTES=100000      size of the big route table (routes and apply cases)
+#   BENCH_APPLY_CHANGES=3    one-route API changes timed on the big edge (apply case; 1 in quick mode)
+#   BENCH_H2_CONNS=50 BENCH_H2_STREAMS=10   h2load clients and concurrent streams per client (h2 case)
 #   BENCH_WS_SIZES=5000,10000  idle WebSocket connection counts (capped by the fd limit)
 #   BENCH_PORT_BASE=18000    ports BASE..BASE+99 on 127.0.0.1
 #   BENCH_CAP_MBPS=200       the bandwidth cap the cap case measures
@@ -27,12 +31,15 @@ if [[ $QUICK == 1 ]]; then
 else
   RUNS=${BENCH_RUNS:-3}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-2}
 fi
-CASES=${BENCH_CASES:-"http https handshake ws-echo ws-idle routes reload workers l4 cap fleet profile"}
+CASES=${BENCH_CASES:-"http https handshake h2 ws-echo ws-idle routes apply reload workers l4 cap fleet profile"}
 PROXIES=${BENCH_PROXIES:-"edge nginx haproxy caddy"}
 ROUTES=${BENCH_ROUTES:-100000}
 WS_SIZES=${BENCH_WS_SIZES:-5000,10000}
 WS_ECHO_CONNS=${BENCH_WS_ECHO_CONNS:-50}
 HS_CONNS=${BENCH_HANDSHAKE_CONNS:-50}
+H2_CONNS=${BENCH_H2_CONNS:-50}
+H2_STREAMS=${BENCH_H2_STREAMS:-10}
+APPLY_CHANGES=${BENCH_APPLY_CHANGES:-$([[ $QUICK == 1 ]] && echo 1 || echo 3)}
 PROXY_CPU=${BENCH_PROXY_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
 BASE=${BENCH_PORT_BASE:-18000}
@@ -44,7 +51,7 @@ has_case() { [[ " $CASES " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- tools from Debian, installed if missing
 install_tools() {
   local need=() pair
-  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3 redis-server:redis-server; do
+  for pair in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk h2load:nghttp2-client curl:curl openssl:openssl taskset:util-linux unshare:util-linux iperf3:iperf3 redis-server:redis-server; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
   done
   # nginx's stream module (TCP forwarding, the l4 case) is a separate Debian package.
@@ -195,16 +202,23 @@ if [[ $EDGE_KIND == auto ]]; then
   fi
 fi
 EDGE_NODE_FLAGS=()
+# The Node flags users run the edge with: those of `npm start` (package.json), e.g. --max-semi-space-size,
+# so the bench measures the process as it is shipped, and follows when the shipped flags change.
+read -r -a EDGE_RUN_FLAGS <<<"$("$NODE" -e 'const s = require(process.argv[1]).scripts?.start ?? "";
+  const m = /^node\s+(.*?)\s*src\/cli\.ts/.exec(s); console.log(m ? m[1] : "")' "${SNAP:-$ROOT}/package.json" 2>/dev/null || true)"
 edge_cmd() { # CONFIG
-  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$SNAP/src/cli.ts" --config "$1"
+  if [[ $EDGE_KIND == cli ]]; then echo "$NODE" "${EDGE_RUN_FLAGS[@]}" "${EDGE_NODE_FLAGS[@]}" "$SNAP/src/cli.ts" --config "$1"
   else echo "$NODE" "${EDGE_NODE_FLAGS[@]}" "$BENCH/lib/standin.mjs" --config "$1"; fi
 }
 
-start_edge() { # NAME CONFIG HTTP_PORT HTTPS_PORT [LIMIT_SECONDS]
+spawn_edge() { # NAME CONFIG [CPUS]: starts the edge pinned to CPUS (default: the proxy core), does not wait
   # shellcheck disable=SC2046
-  (cd "$SNAP" 2>/dev/null || cd "$ROOT"; exec taskset -c "$PROXY_CPU" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
+  (cd "$SNAP" 2>/dev/null || cd "$ROOT"; exec taskset -c "${3:-$PROXY_CPU}" $(edge_cmd "$2")) >"$WORK/logs/$1.out" 2>&1 &
   PID[$1]=$!
   echo "$! $1" >>"$WORK/pids"
+}
+start_edge() { # NAME CONFIG HTTP_PORT HTTPS_PORT [LIMIT_SECONDS] [CPUS]
+  spawn_edge "$1" "$2" "${6:-}"
   wait_port "$3" "$1" "${5:-30}"
   wait_port "$4" "$1" "${5:-30}"
 }
@@ -324,6 +338,21 @@ iperf_json() {
 }
 iperf_summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);console.log(d.bps===null?"no result":`${(d.bps/1e9).toFixed(2)} Gbit/s cpu ${d.cpuPct}%`)' "$1"; }
 
+# h2load_json NAME PORT SECONDS: one h2load run (HTTP/2 over TLS, ALPN h2) of SECONDS against
+# https://bench.example.com:PORT, connecting to 127.0.0.1:PORT (so SNI and :authority are the real name);
+# prints h2load's summary (lib/h2load-json.mjs) and the proxy's CPU use. Bounded by timeout(1).
+h2load_json() {
+  local name=$1 port=$2 secs=$3 c0 c1 t0 t1 k0 k1 out hj
+  c0=$(cpu_ticks "${PID[$name]}"); t0=$(now_s); k0=$(core_busy)
+  out=$(taskset -c "$LOAD_CPU" timeout -k 5 $((secs + 30)) h2load -t 1 -c "$H2_CONNS" -m "$H2_STREAMS" -D "${secs}s" \
+    --connect-to="127.0.0.1:$port" "https://bench.example.com:$port/" 2>&1) || true
+  k1=$(core_busy); t1=$(now_s); c1=$(cpu_ticks "${PID[$name]}")
+  hj=$("$NODE" "$BENCH/lib/h2load-json.mjs" <<<"$out")
+  printf '{"h2":%s,%s}' "$hj" "$(cpu_fields "$c0" "$c1" "$t0" "$t1" "$k0" "$k1")"
+}
+h2_summary() { "$NODE" -e 'const d=JSON.parse(process.argv[1]);const h=d.h2;if(h.error){console.log(h.error);process.exit()}
+console.log(`${(h.succeeded/h.durationS).toFixed(0)} req/s (${h.protocol}) mean ${h.lat_ms?.mean} ms cpu ${d.cpuPct}% (others on its core ${d.otherOnProxyCorePct}%, load core ${d.loadCorePct}%) failed ${h.failed} errored ${h.errored}`)' "$1"; }
+
 # The forwarders of the l4 and cap cases (started once, by whichever case comes first).
 L4_UP=0
 start_l4() {
@@ -368,6 +397,18 @@ fi
 if has_case handshake; then
   log "case: new TLS handshakes (Connection: close)"
   http_case handshake https "$HS_CONNS" -H 'Connection: close'
+fi
+
+if has_case h2; then
+  log "case: HTTP/2 over TLS (h2load, $H2_CONNS connections x $H2_STREAMS streams)"
+  for p in $PROXIES; do h2load_json "$p" "${HTTPS_PORT[$p]}" "$WARM" >/dev/null; done
+  for ((r = 1; r <= RUNS; r++)); do
+    for p in $PROXIES; do
+      j=$(h2load_json "$p" "${HTTPS_PORT[$p]}" "$DUR")
+      record h2 "c${H2_CONNS}m$H2_STREAMS" "$p" "$r" "$j"
+      log "h2 $p run $r: $(h2_summary "$j")"
+    done
+  done
 fi
 
 if has_case ws-echo; then
@@ -423,13 +464,7 @@ if has_case routes && [[ " $PROXIES " == *" edge "* ]]; then
     record routes-start "r$v" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-$v]}"),\"configBytes\":$(stat -c %s "$cfg")}"
     log "routes $v: started in $(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", e - s }') s"
   done
-  # The same big table as JSON: start-up only (the loader parses .json with JSON.parse instead of YAML).
-  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-routes-big.json" --routes "$ROUTES" --http $((BASE + 70)) --https $((BASE + 71))
-  t0=$(now_s)
-  start_edge routes-json "$WORK/edge-routes-big.json" $((BASE + 70)) $((BASE + 71)) 600
-  t1=$(now_s)
-  record routes-start "r$ROUTES-json" edge 1 "{\"startupMs\":$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (e - s) * 1000 }'),\"rssKb\":$(rss_kb "${PID[routes-json]}"),\"configBytes\":$(stat -c %s "$WORK/edge-routes-big.json")}"
-  stop routes-json
+  # (The same table as JSON, reloads and API changes of it, and peak memory: the apply case.)
   for v in 1 "$ROUTES"; do
     l=$last; [[ $v == 1 ]] && l=0
     wrk_json "routes-$v" "$BENCH_ORIGIN_EDGE" http "${RPORT[$v]}" plain.example.com 50 "$WARM" >/dev/null
@@ -445,6 +480,28 @@ if has_case routes && [[ " $PROXIES " == *" edge "* ]]; then
     done
   done
   stop "routes-1"; stop "routes-$ROUTES"
+fi
+
+if has_case apply && [[ " $PROXIES " == *" edge "* && $EDGE_KIND == cli ]]; then
+  log "case: applying $ROUTES routes (YAML, JSON): start to serving, a full reload, $APPLY_CHANGES one-route API change(s)"
+  AH=$((BASE + 91)) AS=$((BASE + 92)) AA=$((BASE + 93))
+  last=$((ROUTES / 2 - 1)); ((last >= 0)) || last=0
+  for f in yaml json; do
+    cfg=$WORK/edge-apply.$f next=$WORK/edge-apply-next.$f
+    # info: the measurement reads the edge's `config applied` line. next = the same table plus one proxy.
+    "$NODE" "$BENCH/lib/configs.mjs" edge "$cfg" --routes "$ROUTES" --http "$AH" --https "$AS" --admin "$AA" --level info
+    "$NODE" "$BENCH/lib/configs.mjs" edge "$next" --routes "$ROUTES" --probe --http "$AH" --https "$AS" --admin "$AA" --level info
+    bytes=$(stat -c %s "$cfg")
+    sync # the files are in the page cache either way; what is measured is parsing and building, not the disk
+    t0=$(now_s)
+    spawn_edge "apply-$f" "$cfg"
+    j=$(taskset -c "$LOAD_CPU" timeout -k 5 900 "$NODE" "$BENCH/lib/apply.mjs" measure --pid "${PID[apply-$f]}" --t0 "$t0" --port "$AH" \
+      --host "r$last.example.com" --origin "$BENCH_ORIGIN_EDGE" --admin "$AA" --token "$WORK/admin.token" --config "$cfg" \
+      --next "$next" --changes "$APPLY_CHANGES" --log "$WORK/logs/apply-$f.out") || j='{"error":"apply.mjs failed"}'
+    record apply "$f" edge 1 "${j%\}},\"configBytes\":$bytes}"
+    log "apply $f: $j"
+    stop "apply-$f"
+  done
 fi
 
 if has_case reload && [[ " $PROXIES " == *" edge "* ]]; then
@@ -483,28 +540,31 @@ if has_case reload && [[ " $PROXIES " == *" edge "* ]]; then
 fi
 
 if has_case workers && [[ " $PROXIES " == *" edge "* ]]; then
-  log "case: workers mode"
-  WCFG=$WORK/edge-workers.yaml
+  log "case: workers mode (1 worker; workers: 2 on the proxy core; workers: auto on both cores)"
+  WCFG=$WORK/edge-workers.yaml ACFG=$WORK/edge-workers-auto.yaml
   "$NODE" "$BENCH/lib/configs.mjs" edge "$WCFG" --workers 2 --http $((BASE + 66)) --https $((BASE + 67))
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$ACFG" --workers auto --http $((BASE + 94)) --https $((BASE + 95)) --admin $((BASE + 96))
   if [[ $EDGE_KIND == cli ]] && (cd "$SNAP" && "$NODE" src/cli.ts --check-config --config "$WCFG") >"$WORK/logs/workers-check.out" 2>&1; then
     start_edge workers "$WCFG" $((BASE + 66)) $((BASE + 67))
+    # auto counts the CPUs the process may run on (its affinity): pinned to both cores it makes 2 workers,
+    # which share the load core with wrk and the origin. That is all this machine can show of scaling.
+    start_edge workers-auto "$ACFG" $((BASE + 94)) $((BASE + 95)) 30 "$LOAD_CPU,$PROXY_CPU"
+    auto_procs=$(wc -w <<<"$(proc_tree "${PID[workers-auto]}")")
+    declare -A WPID=([1]=edge [2]=workers [auto]=workers-auto)
     for s in http https; do
-      port=$((BASE + 66)); host=plain.example.com
-      [[ $s == https ]] && { port=$((BASE + 67)); host=bench.example.com; }
-      wrk_json workers "$BENCH_ORIGIN_EDGE" "$s" "$port" "$host" 50 "$WARM" >/dev/null
+      host=plain.example.com; [[ $s == https ]] && host=bench.example.com
+      declare -A WPORT=([1]=$BENCH_EDGE_HTTP [2]=$((BASE + 66)) [auto]=$((BASE + 94)))
+      [[ $s == https ]] && WPORT=([1]=$BENCH_EDGE_HTTPS [2]=$((BASE + 67)) [auto]=$((BASE + 95)))
+      for w in 2 auto; do wrk_json "${WPID[$w]}" "$BENCH_ORIGIN_EDGE" "$s" "${WPORT[$w]}" "$host" 50 "$WARM" >/dev/null; done
       for ((r = 1; r <= RUNS; r++)); do
-        for w in 1 2; do
-          if [[ $w == 1 ]]; then
-            if [[ $s == https ]]; then p1=$BENCH_EDGE_HTTPS; else p1=$BENCH_EDGE_HTTP; fi
-            j=$(wrk_json edge "$BENCH_ORIGIN_EDGE" "$s" "$p1" "$host" 50 "$DUR")
-          else
-            j=$(wrk_json workers "$BENCH_ORIGIN_EDGE" "$s" "$port" "$host" 50 "$DUR")
-          fi
+        for w in 1 2 auto; do
+          j=$(wrk_json "${WPID[$w]}" "$BENCH_ORIGIN_EDGE" "$s" "${WPORT[$w]}" "$host" 50 "$DUR")
+          [[ $w == auto ]] && j="${j%\}},\"processes\":$auto_procs}"
           record workers "$s-w$w" edge "$r" "$j"; log "workers $s w$w run $r: $(summary "$j")"
         done
       done
     done
-    stop workers
+    stop workers; stop workers-auto
   else
     reason=$(grep -v '^invalid config in' "$WORK/logs/workers-check.out" 2>/dev/null | grep -m1 -iE 'workers|unknown' | sed 's/^ *//' | head -c 300 || true)
     reason="\`--check-config\` rejects \`workers: 2\`: ${reason:-see bench/.work/logs/workers-check.out}"
@@ -556,6 +616,10 @@ fi
 if has_case cap && [[ " $PROXIES " == *" edge "* ]]; then
   log "case: bandwidth caps (${BENCH_CAP_MBPS} Mbps): accuracy, and the cost of the cap code where nothing is capped"
   start_l4
+  # The reference for the policy step's cost: the main edge's config without its access rules and caps.
+  "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-bare.yaml" --bare --http $((BASE + 97)) --https $((BASE + 98)) --admin $((BASE + 99))
+  start_edge edge-bare "$WORK/edge-bare.yaml" $((BASE + 97)) $((BASE + 98))
+  wrk_json edge-bare "$BENCH_ORIGIN_EDGE" http $((BASE + 97)) plain.example.com 50 "$WARM" >/dev/null
   for ((r = 1; r <= RUNS; r++)); do
     j=$(iperf_json edge-l4 "$BENCH_CAP_FORWARD"); record cap forward-ingress edge "$r" "$j"; log "cap forward ingress run $r: $(iperf_summary "$j")"
     j=$(iperf_json edge-l4 "$BENCH_CAP_FORWARD" -R); record cap forward-egress edge "$r" "$j"; log "cap forward egress run $r: $(iperf_summary "$j")"
@@ -565,21 +629,24 @@ if has_case cap && [[ " $PROXIES " == *" edge "* ]]; then
       port=$BENCH_L4_EDGE_IPERF; [[ $v == high ]] && port=$BENCH_CAP_HIGH
       j=$(iperf_json edge-l4 "$port"); record cap "cost-forward-$v" edge "$r" "$j"; log "cap cost forward $v run $r: $(iperf_summary "$j")"
     done
+    j=$(wrk_json edge-bare "$BENCH_ORIGIN_EDGE" http $((BASE + 97)) plain.example.com 50 "$DUR")
+    record cap cost-http-none edge "$r" "$j"; log "cap cost HTTP, no policies, run $r: $(summary "$j")"
     if [[ -n ${PID[edge]:-} ]]; then
       j=$(wrk_json edge "$BENCH_ORIGIN_EDGE" http "$BENCH_EDGE_HTTP" plain.example.com 50 "$DUR")
-      record cap cost-http-none edge "$r" "$j"; log "cap cost HTTP, no policies, run $r: $(summary "$j")"
+      record cap cost-http-own edge "$r" "$j"; log "cap cost HTTP, the route's own access rule and never-reached cap, run $r: $(summary "$j")"
     fi
     j=$(wrk_json edge-l4 "$BENCH_ORIGIN_EDGE" http "$BENCH_L4_EDGE_HTTP" plain.example.com 50 "$DUR")
     record cap cost-http-policies edge "$r" "$j"; log "cap cost HTTP, policies elsewhere in the config, run $r: $(summary "$j")"
   done
+  stop edge-bare
 fi
 stop_l4
 
 if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
-  log "case: CPU profile of the edge (HTTP and HTTPS keep-alive, 50 connections)"
+  log "case: CPU profile of the edge (HTTP and HTTPS keep-alive, new TLS handshakes, HTTP/2)"
   EDGE_NODE_FLAGS=(--cpu-prof --cpu-prof-dir "$WORK/prof")
   "$NODE" "$BENCH/lib/configs.mjs" edge "$WORK/edge-profile.yaml" --http $((BASE + 68)) --https $((BASE + 69))
-  for s in http https handshake; do
+  for s in http https handshake h2; do
     scheme=https; port=$((BASE + 69)); host=bench.example.com; extra=()
     [[ $s == http ]] && { scheme=http; port=$((BASE + 68)); host=plain.example.com; }
     [[ $s == handshake ]] && extra=(-H 'Connection: close')
@@ -587,7 +654,8 @@ if has_case profile && [[ " $PROXIES " == *" edge "* ]]; then
     t_spawn=$(now_s)
     start_edge profile "$WORK/edge-profile.yaml" $((BASE + 68)) $((BASE + 69))
     t_load=$(now_s)
-    wrk_json profile "$BENCH_ORIGIN_EDGE" "$scheme" "$port" "$host" 50 "$((WARM + DUR))" "${extra[@]}" >/dev/null
+    if [[ $s == h2 ]]; then h2load_json profile "$port" "$((WARM + DUR))" >/dev/null
+    else wrk_json profile "$BENCH_ORIGIN_EDGE" "$scheme" "$port" "$host" 50 "$((WARM + DUR))" "${extra[@]}" >/dev/null; fi
     t_end=$(now_s)
     stop profile # SIGTERM: the edge drains and exits, and node writes the profile on exit
     prof=$(ls "$WORK"/prof/*.cpuprofile 2>/dev/null | head -1 || true)
@@ -617,13 +685,14 @@ cat >"$WORK/meta.json" <<EOF
   "quick": $([[ $QUICK == 1 ]] && echo true || echo false),
   "runs": $RUNS, "durationS": $DUR, "warmupS": $WARM, "totalS": $((SECONDS - T_START)),
   "cases": "$CASES", "proxies": "$PROXIES",
-  "edgeKind": "$EDGE_KIND",
+  "edgeKind": "$EDGE_KIND", "edgeNodeFlags": "${EDGE_RUN_FLAGS[*]}",
   "gitCommit": "$GIT_COMMIT", "gitDirty": $GIT_DIRTY, "srcHash": "$SRC_HASH",
   "sniMode": "$SNI_MODE",
   "proxyCpu": "$PROXY_CPU", "loadCpu": "$LOAD_CPU",
   "capMbps": $BENCH_CAP_MBPS,
   "routes": $ROUTES, "wsSizes": "$WS_SIZES", "fdLimit": $FDS, "maxConn": $MAXCONN,
   "wsEchoConns": $WS_ECHO_CONNS, "handshakeConns": $HS_CONNS,
+  "h2Conns": $H2_CONNS, "h2Streams": $H2_STREAMS, "applyChanges": $APPLY_CHANGES,
   "nproc": $(nproc),
   "cpuModel": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' | tr -d '"')",
   "kernel": "$(uname -sr)",
@@ -636,18 +705,23 @@ cat >"$WORK/meta.json" <<EOF
     "caddy": "$(ver caddy version)",
     "iperf3": "$(ver iperf3 --version)",
     "wrk": "$(ver wrk -v)",
+    "h2load": "$(ver h2load --version)",
     "openssl": "$(ver openssl version)",
     "http-proxy-3": "$("$NODE" -p 'require(process.argv[1]).version' "$ROOT/node_modules/http-proxy-3/package.json" 2>/dev/null || echo '?')"
   }
 }
 EOF
-"$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$STAMP.md"
-cp "$RES" "$RESULTS/$STAMP.raw.json"
-cat "$RESULTS/$STAMP.md"
-# Only a full run (every case, every proxy, not quick) replaces latest.md, which the README quotes.
-if [[ $QUICK == 0 && -z ${BENCH_CASES:-} && -z ${BENCH_PROXIES:-} ]]; then
-  cp "$RESULTS/$STAMP.md" "$RESULTS/latest.md"
-  log "report: bench/results/latest.md and bench/results/$STAMP.md ($((SECONDS - T_START)) s)"
+# Only a full run (every case, every proxy, not quick) writes <stamp>.md and replaces latest.md, which the
+# README quotes; a quick or partial run writes quick-<stamp>.md (git-ignored: bench/.gitignore).
+FULL=0
+[[ $QUICK == 0 && -z ${BENCH_CASES:-} && -z ${BENCH_PROXIES:-} ]] && FULL=1
+OUT=$STAMP; ((FULL)) || OUT=quick-$STAMP
+"$NODE" "$BENCH/lib/report.mjs" "$WORK/meta.json" "$RES" >"$RESULTS/$OUT.md"
+cp "$RES" "$RESULTS/$OUT.raw.json"
+cat "$RESULTS/$OUT.md"
+if ((FULL)); then
+  cp "$RESULTS/$OUT.md" "$RESULTS/latest.md"
+  log "report: bench/results/latest.md and bench/results/$OUT.md ($((SECONDS - T_START)) s)"
 else
-  log "report: bench/results/$STAMP.md (a partial run: latest.md is left as it was) ($((SECONDS - T_START)) s)"
+  log "report: bench/results/$OUT.md (a quick or partial run: latest.md is left as it was) ($((SECONDS - T_START)) s)"
 fi

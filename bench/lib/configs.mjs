@@ -6,14 +6,22 @@
  *        --routes N      add N/2 exact proxies r<i>.example.com and N/2 templates *.u<i>.example.com
  *                        (owner u<i>, one VM "vm1" each); without it: one of each
  *        --probe         add the proxy probe.example.com (the reload case toggles it)
- *        --workers K     add `workers: K` (the workers case; the CLI may reject it)
+ *        --workers K     add `workers: K` (a number or auto: the workers case; the CLI may reject it)
+ *        --bare          without the access rules and never-reached caps on the benchmarked proxies (the
+ *                        `cap` case's reference for what the policy step costs)
+ *        --admin P       the admin API's port (default: derived from --http, see adminPort)
+ *        --level L       log level (default warn; the `apply` case needs info for its `config applied` lines)
  *        --http P --https P   listener ports (default: $BENCH_EDGE_HTTP / $BENCH_EDGE_HTTPS)
  *   node configs.mjs l4                          the TCP-forward peers (HAProxy in TCP mode, nginx's stream module)
  *                                                and the edge's forwards config (edge-l4.yaml) for the l4 and cap cases
  *
  * Every edge config enables the admin API on 127.0.0.1 (its own port, so that edges running side by side
  * do not collide: BASE+22 for the main one, BASE+80.. for the others) and a data folder of its own: metrics
- * and traffic statistics are always on in the edge, so the bench measures them.
+ * and traffic statistics are always on in the edge, so the bench measures them. The benchmarked proxies
+ * (plain, bench, ws) carry an access rule that admits loopback, and plain and bench a bandwidth cap they
+ * never reach (100 Gbit/s each way), so the http, https, h2 and handshake figures are for the request path
+ * with the policy step doing its work, the path users with rules and caps run. The connection limits are
+ * off (0): every client of the bench is 127.0.0.1, and ws-idle holds up to 10,000 connections from it.
  *
  * Every peer gets the same three virtual hosts: plain.example.com (HTTP), bench.example.com (HTTPS, the one
  * certificate) and ws.example.com (HTTP, to the WebSocket echo origin). Each peer proxies to its own port
@@ -120,7 +128,9 @@ ${nginxTempPaths('proxy')}
     }
   }
   server {
-    listen 127.0.0.1:${P('NGINX_HTTPS')} ssl default_server backlog=4096;
+    # HTTP/2 by ALPN (the h2 case), as the edge and Caddy offer it; wrk offers only HTTP/1.1. nginx 1.22
+    # (Debian 12) knows the listen parameter; \`http2 on;\` came with 1.25.1.
+    listen 127.0.0.1:${P('NGINX_HTTPS')} ssl http2 default_server backlog=4096;
     server_name bench.example.com;
     ssl_certificate ${CERT};
     ssl_certificate_key ${KEY};
@@ -155,7 +165,7 @@ frontend http_in
   use_backend ws if { req.hdr(host),field(1,:) -i ws.example.com }
   default_backend origin
 frontend https_in
-  bind 127.0.0.1:${P('HAPROXY_HTTPS')} ssl crt ${join(W, 'certs', 'combined.pem')} alpn http/1.1 backlog 4096
+  bind 127.0.0.1:${P('HAPROXY_HTTPS')} ssl crt ${join(W, 'certs', 'combined.pem')} alpn h2,http/1.1 backlog 4096
   default_backend origin
 backend origin
   server o1 127.0.0.1:${P('ORIGIN_HAPROXY')}
@@ -214,24 +224,33 @@ function adminPort(http) {
   return http === P('EDGE_HTTP') ? base + 22 : base + 80 + Math.floor((http - base - 60) / 2);
 }
 
-function edgeConfig({ routes, probe, workers, http, https, note }) {
+/** On the benchmarked proxies: loopback admitted (so the rule is evaluated and passes), and a cap never reached. */
+const ACCESS = { allow: ['127.0.0.0/8'] };
+const NEVER_REACHED = { ingressMbps: 100000, egressMbps: 100000 };
+
+function edgeConfig({ routes, probe, workers, http, https, note, bare, admin, level }) {
   const o = P('ORIGIN_EDGE');
   const doc = {
     listen: { http, https, host: '127.0.0.1' },
     certs: { dir: join(W, 'edge-certs') },
     data: { dir: join(W, 'edge-data', String(http)) },
-    log: { file: null, level: 'warn' },
-    admin: { listen: `127.0.0.1:${adminPort(http)}` },
+    log: { file: null, level: level ?? 'warn' },
+    admin: { listen: `127.0.0.1:${admin ?? adminPort(http)}` },
+    // Every bench client is 127.0.0.1: the per-client limit (default 256) would refuse ws-idle's thousands.
+    limits: { maxConnections: 0, maxConnectionsPerClient: 0 },
   };
   if (workers) doc.workers = workers;
   const n = Math.max(1, Math.floor(routes / 2));
   doc.vms = [];
   for (let i = 0; i < n; i++) doc.vms.push({ name: 'vm1', owner: `u${i}`, ip: '127.0.0.1', port: o });
   const plain = (domain, targetPort, extra = {}) => ({ domain, target: '127.0.0.1', targetPort, protocol: 'http', ssl: false, ...extra });
+  // The WebSocket proxy gets the access rule but no cap: a capped upgrade is piped through the token bucket,
+  // which the `cap` case measures; ws-idle and ws-echo measure the plain pipe.
+  const policies = (withCap) => (bare ? {} : { access: ACCESS, ...(withCap ? { bandwidth: NEVER_REACHED } : {}) });
   doc.proxies = [
-    { domain: 'bench.example.com', target: '127.0.0.1', targetPort: o, protocol: 'http', ssl: true, certSource: 'upload', certFile: CERT, keyFile: KEY, websocket: true },
-    plain('plain.example.com', o, { websocket: true }),
-    plain('ws.example.com', P('WS_ORIGIN'), { websocket: true }),
+    { domain: 'bench.example.com', target: '127.0.0.1', targetPort: o, protocol: 'http', ssl: true, certSource: 'upload', certFile: CERT, keyFile: KEY, websocket: true, ...policies(true) },
+    plain('plain.example.com', o, { websocket: true, ...policies(true) }),
+    plain('ws.example.com', P('WS_ORIGIN'), { websocket: true, ...policies(false) }),
   ];
   if (probe) doc.proxies.push(plain('probe.example.com', o, { note: note ?? 'reload probe' }));
   for (let i = 0; i < n; i++) {
@@ -295,6 +314,7 @@ function edgeL4Config() {
     listen: { http: P('L4_EDGE_HTTP'), https: P('L4_EDGE_HTTPS'), host: '127.0.0.1' },
     certs: { dir: join(W, 'edge-certs') },
     log: { file: null, level: 'warn' },
+    limits: { maxConnections: 0, maxConnectionsPerClient: 0 },
     // 127.0.0.2 is loopback too (iperf3 listens on every address): forwards to 127.0.0.1 are not this VM's.
     vms: [{ name: 'capped', owner: 'bench', ip: '127.0.0.2', bandwidth: { ingressMbps: cap, egressMbps: cap }, access: { allow: ['127.0.0.0/8'] } }],
     proxies: [
@@ -331,6 +351,9 @@ if (cmd === 'peers') {
       routes: { type: 'string', default: '0' },
       probe: { type: 'boolean', default: false },
       workers: { type: 'string' },
+      bare: { type: 'boolean', default: false },
+      admin: { type: 'string' },
+      level: { type: 'string' },
       http: { type: 'string' },
       https: { type: 'string' },
       note: { type: 'string' },
@@ -339,13 +362,16 @@ if (cmd === 'peers') {
   const doc = edgeConfig({
     routes: Number(values.routes),
     probe: values.probe,
-    workers: values.workers ? Number(values.workers) : undefined,
+    workers: values.workers === 'auto' ? 'auto' : values.workers ? Number(values.workers) : undefined,
+    bare: values.bare,
+    admin: values.admin ? Number(values.admin) : undefined,
+    level: values.level,
     http: Number(values.http ?? P('EDGE_HTTP')),
     https: Number(values.https ?? P('EDGE_HTTPS')),
     note: values.note,
   });
   put(positionals[0], positionals[0].endsWith('.json') ? `${JSON.stringify(doc)}\n` : toYaml(doc));
 } else {
-  process.stderr.write('usage: configs.mjs peers | l4 | edge FILE [--routes N] [--probe] [--workers K]\n');
+  process.stderr.write('usage: configs.mjs peers | l4 | edge FILE [--routes N] [--probe] [--workers K|auto] [--bare] [--admin P] [--level L]\n');
   process.exit(2);
 }
