@@ -7,7 +7,7 @@
  * reused after Redis lost its data never matches an old ETag.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../config/document.ts';
+import { hashCanonical } from '../config/document.ts';
 import { ConfigError, ErrorCodes } from '../errors.ts';
 import type { Watcher } from '../storage/contract.ts';
 import type { SharedStorage } from '../storage/redis.ts';
@@ -45,7 +45,9 @@ export interface FleetDocument {
 
 /** The ETag of version `version` holding `document`. */
 export function fleetEtag(version: number, document: Doc): string {
-  return `"${version}-${createHash('sha256').update(canonicalJson(document)).digest('hex').slice(0, 16)}"`;
+  const h = createHash('sha256');
+  hashCanonical(h, document);
+  return `"${version}-${h.digest('hex').slice(0, 16)}"`;
 }
 
 function parseRecord(raw: Buffer, where: string): FleetRecord {
