@@ -17,8 +17,8 @@ export interface Caps {
   readonly egress: Cap;
 }
 
-/** The longest pause any bucket asks for after `n` bytes (each bucket is charged). */
-function charge(cap: Cap, n: number): number {
+/** The longest pause (ms) any bucket asks for after `n` bytes (each bucket is charged). */
+export function charge(cap: Cap, n: number): number {
   let wait = 0;
   for (const b of cap) {
     const w = b.take(n);

@@ -1,15 +1,16 @@
 /**
  * One request to a VM through undici's dispatcher API: the handler that turns the VM's answer into the
  * client's. One object per request, its callbacks on the prototype (no closure per request on the common
- * path). The VM's body is written straight to the client with undici's pause/resume as backpressure; only
- * when something sits in between (compression, an egress cap) is it read through a stream.
+ * path). The VM's body is written straight to the client with undici's pause/resume as backpressure, an
+ * egress cap charged chunk by chunk on the way (a pause while its buckets are dry); only compression reads
+ * it through a stream.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
-import { pipeCapped, type Cap } from '../policy/throttle.ts';
+import { charge, pipeCapped, type Cap } from '../policy/throttle.ts';
 import { compressorFor } from './compression.ts';
 import type { ForwardHooks, Forwarding } from './forwarder.ts';
 import { h2SafeHeaders } from './h2.ts';
@@ -56,9 +57,14 @@ export class Exchange<C extends Forwarding> implements UpstreamRequest, Dispatch
   private controller: Dispatcher.DispatchController | null = null;
   /** Set once the edge ends the request (the client left): what undici reports after that is not the VM's. */
   private ended: Error | null = null;
-  /** The VM's body as a stream, when compression or a cap sits between it and the client. */
+  /** The VM's body as a stream, when compression sits between it and the client. */
   private body: Readable | null = null;
-  private resumeOnDrain: (() => void) | null = null;
+  /** The answer's egress cap (empty: uncapped). */
+  private cap: Cap = NO_CAP;
+  /** Paused for the client's buffer to drain, or for the cap's buckets to refill (the timer). */
+  private drainWait = false;
+  private capTimer: NodeJS.Timeout | null = null;
+  private resumer: (() => void) | null = null;
 
   private readonly ctx: C;
   private readonly u: Upstream;
@@ -102,6 +108,7 @@ export class Exchange<C extends Forwarding> implements UpstreamRequest, Dispatch
   destroy(err?: Error): void {
     if (this.ended !== null) return;
     this.ended = err ?? clientGone();
+    this.stopTimer();
     this.body?.destroy();
     this.controller?.abort(this.ended);
   }
@@ -128,12 +135,11 @@ export class Exchange<C extends Forwarding> implements UpstreamRequest, Dispatch
     const z = ctx.encoding === null ? null : compressorFor(ctx.encoding, status, headers);
     res.writeHead(status, statusText, headers);
     const cap = ctx.caps?.egress ?? NO_CAP;
-    if (z === null && cap.length === 0) return;
-    const body = this.body = new Readable({ read: () => controller.resume() });
     if (z === null) {
-      pipeCapped(body, res, cap);
+      this.cap = cap;
       return;
     }
+    const body = this.body = new Readable({ read: () => controller.resume() });
     // The client going away ends the compressor too; the VM's side is cut by the pipeline then.
     res.once('close', () => z.destroy());
     z.once('error', (err) => res.destroy(err));
@@ -147,10 +153,32 @@ export class Exchange<C extends Forwarding> implements UpstreamRequest, Dispatch
       return;
     }
     const res = this.ctx.res!;
-    if (!res.write(chunk)) {
-      controller.pause();
-      res.once('drain', this.resumeOnDrain ??= () => controller.resume());
+    const full = !res.write(chunk);
+    const wait = this.cap.length === 0 ? 0 : charge(this.cap, chunk.length);
+    if (!full && wait === 0) return;
+    controller.pause();
+    const resume = this.resumer ??= () => {
+      if (!this.drainWait && this.capTimer === null && this.ended === null) controller.resume();
+    };
+    if (full) {
+      this.drainWait = true;
+      res.once('drain', () => {
+        this.drainWait = false;
+        resume();
+      });
     }
+    if (wait > 0 && this.capTimer === null) {
+      this.capTimer = setTimeout(() => {
+        this.capTimer = null;
+        resume();
+      }, wait);
+    }
+  }
+
+  /** No timer outlives the answer. */
+  private stopTimer(): void {
+    if (this.capTimer !== null) clearTimeout(this.capTimer);
+    this.capTimer = null;
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
@@ -160,12 +188,14 @@ export class Exchange<C extends Forwarding> implements UpstreamRequest, Dispatch
       const trailers = trailersOf(latin1((controller as { rawTrailers?: (Buffer | string)[] }).rawTrailers ?? []));
       if (trailers !== null) res.addTrailers(trailers);
     }
+    this.stopTimer();
     if (this.body !== null) this.body.push(null);
     else res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const res = this.ctx.res!;
+    this.stopTimer();
     // The edge ended it (the client left): not the VM's fault, nothing to answer.
     if (this.ended !== null || res.destroyed) return;
     this.ended = err;
