@@ -4,7 +4,7 @@
  * told to re-read after the reconnect).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ErrorCodes, StorageError } from '../../src/errors.ts';
@@ -36,7 +36,8 @@ describe('redis storage', () => {
     const key = randomBytes(32);
     const s = await openAt(r.url, 'enc:', { encryptionKey: key });
     t.after(() => s.close());
-    const pem = '-----BEGIN PRIVATE KEY-----\nnot really\n-----END PRIVATE KEY-----\n';
+    // A real key, made here: nothing private is committed.
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     await s.put('certs/a.example.com/key.pem', pem, { secret: true });
     await s.put('certs/a.example.com/cert.pem', 'public');
     assert.equal((await s.get('certs/a.example.com/key.pem'))?.toString(), pem);
