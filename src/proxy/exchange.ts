@@ -5,8 +5,8 @@
  * egress cap charged chunk by chunk on the way (a pause while its buckets are dry); only compression reads
  * it through a stream.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { PassThrough, Readable } from 'node:stream';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { PassThrough, Readable, type Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
@@ -38,6 +38,30 @@ export function trailersOf(raw: readonly string[]): Record<string, string> | nul
   const out: Record<string, string> = {};
   for (let i = 0; i < safe.length; i += 2) out[safe[i]!] = out[safe[i]!] === undefined ? safe[i + 1]! : `${out[safe[i]!]}, ${safe[i + 1]!}`;
   return out;
+}
+
+/**
+ * Writes the client's answer head from the VM's status and raw headers: hop-by-hop ones dropped (Node then
+ * frames the body for our client, chunked or close for HTTP/1.0, and keeps or closes the client connection
+ * as that client asked), the request ID, the proxy's HSTS. Returns the compressor the body must go
+ * through (compression.ts), or null to send it as the VM did. Both forwarding paths answer through this.
+ */
+export function writeAnswerHead(ctx: Forwarding, status: number, statusText: string | undefined, raw: readonly string[]): Transform | null {
+  const headers = forwardableResponseHeaders(raw, ctx.hsts !== null);
+  headers.push('x-request-id', ctx.id);
+  if (ctx.hsts !== null) headers.push('strict-transport-security', ctx.hsts);
+  const z = ctx.encoding === null ? null : compressorFor(ctx.encoding, status, headers);
+  ctx.res!.writeHead(status, statusText, headers);
+  return z;
+}
+
+/** Pipes the VM's body `src` through the compressor `z` to the client under `cap`. */
+export function pipeCompressed(src: Readable, z: Transform, res: ServerResponse, cap: Cap): void {
+  // The client going away ends the compressor too; the VM's side is cut by the pipeline then.
+  res.once('close', () => z.destroy());
+  z.once('error', (err) => res.destroy(err));
+  src.pipe(z);
+  pipeCapped(z, res, cap);
 }
 
 function latin1(list: readonly (Buffer | string)[]): string[] {
@@ -126,25 +150,13 @@ export class Exchange<C extends Forwarding> implements UpstreamRequest, Dispatch
       this.destroy();
       return;
     }
-    // Without Connection and Transfer-Encoding, Node frames the body for our client (chunked, or close
-    // for HTTP/1.0) and keeps or closes the client connection as that client asked.
-    const raw = latin1((controller as { rawHeaders?: (Buffer | string)[] }).rawHeaders ?? []);
-    const headers = forwardableResponseHeaders(raw, ctx.hsts !== null);
-    headers.push('x-request-id', ctx.id);
-    if (ctx.hsts !== null) headers.push('strict-transport-security', ctx.hsts);
-    const z = ctx.encoding === null ? null : compressorFor(ctx.encoding, status, headers);
-    res.writeHead(status, statusText, headers);
+    const z = writeAnswerHead(ctx, status, statusText, latin1((controller as { rawHeaders?: (Buffer | string)[] }).rawHeaders ?? []));
     const cap = ctx.caps?.egress ?? NO_CAP;
     if (z === null) {
       this.cap = cap;
       return;
     }
-    const body = this.body = new Readable({ read: () => controller.resume() });
-    // The client going away ends the compressor too; the VM's side is cut by the pipeline then.
-    res.once('close', () => z.destroy());
-    z.once('error', (err) => res.destroy(err));
-    body.pipe(z);
-    pipeCapped(z, res, cap);
+    pipeCompressed(this.body = new Readable({ read: () => controller.resume() }), z, res, cap);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

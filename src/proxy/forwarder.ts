@@ -4,8 +4,9 @@
  * Ordinary requests take a direct path through the upstream's undici Pool (pools.ts; exchange.ts is the
  * handler): measured in bench/, http-proxy-3's per-request work (option merging, its pass pipeline) cost
  * more than the proxying itself, and node:http's client cost a third more CPU per request than undici's.
- * An HTTP/2 client's request with a body goes over node:http with the upstream's agent instead, because
- * its trailers (gRPC's status, RFC 9110 6.5) must reach the VM and undici cannot send request trailers.
+ * Two kinds of request go over node:http with the upstream's agent instead: an HTTP/2 client's request with
+ * a body, whose trailers (gRPC's status, RFC 9110 6.5) must reach the VM and undici cannot send request
+ * trailers, and `OPTIONS *`, whose asterisk-form target undici refuses.
  * WebSocket upgrades stay with http-proxy-3, which handles the upgrade handshake, non-101 answers and socket
  * piping well. Failures come back as UpstreamErrors every way, through the hooks the pipeline gives once.
  */
@@ -17,9 +18,8 @@ import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { classifyUpstreamError, type UpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
 import type { Agent, UpstreamPool } from './pools.ts';
-import { Exchange, hasBody, trailersOf, type UpstreamRequest } from './exchange.ts';
-import { forwardableResponseHeaders } from './hop.ts';
-import { compressorFor, type Coding } from './compression.ts';
+import { Exchange, hasBody, pipeCompressed, trailersOf, writeAnswerHead, type UpstreamRequest } from './exchange.ts';
+import type { Coding } from './compression.ts';
 import { pipeCapped, type Cap, type Caps } from '../policy/throttle.ts';
 
 const NO_CAP: Cap = Object.freeze([]);
@@ -124,14 +124,14 @@ function relayTrailers(from: IncomingMessage, to: { addTrailers(h: Record<string
 
 export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): Forwarder<C> {
   const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, prependPath: false });
-  const optionsCache = new WeakMap<Upstream, WeakMap<object, ServerOptions>>();
+  const optionsCache = new WeakMap<Upstream, WeakMap<Agent, ServerOptions>>();
 
-  const optionsFor = (u: Upstream, agent: object): ServerOptions => {
+  const optionsFor = (u: Upstream, agent: Agent): ServerOptions => {
     let byAgent = optionsCache.get(u);
     if (!byAgent) optionsCache.set(u, byAgent = new WeakMap());
     let o = byAgent.get(agent);
     if (!o) {
-      o = { target: new URL(u.origin), agent: agent as ServerOptions['agent'], secure: !u.tls?.insecureSkipVerify, connectTimeout: u.connectTimeoutMs };
+      o = { target: new URL(u.origin), agent, secure: !u.tls?.insecureSkipVerify, connectTimeout: u.connectTimeoutMs };
       byAgent.set(agent, o);
     }
     return o;
@@ -179,65 +179,51 @@ export function createForwarder<C extends Forwarding>(hooks: ForwardHooks<C>): F
   // The client went away first; http-proxy-3 has already destroyed the upstream request.
   proxy.on('econnreset', () => {});
 
-  /** An HTTP/2 client's request with a body, over node:http (see the file's comment). */
+  /** The requests undici cannot send (see the file's comment), over node:http with the upstream's agent. */
   const webNode = (ctx: C, u: Upstream, agent: Agent) => {
-      const { req } = ctx;
-      const res = ctx.res!;
-      const proxyReq: TimedRequest = (u.protocol === 'https' ? https : http).request({
-        agent, host: u.host, port: u.port, method: req.method, path: req.url,
-        // req.headers already carries the client's Host (the VM sees it) and the forwarding headers.
-        headers: req.headers, setHost: false,
-      });
-      ctx.upstreamReq = proxyReq;
-      proxyReq[kUpstream] = u;
-      proxyReq.setTimeout(u.timeoutMs, onUpstreamTimeout);
-      proxyReq.once('socket', onUpstreamSocket);
-      proxyReq.on('response', (proxyRes: IncomingMessage) => {
-        // The VM answered: streaming after this (SSE, downloads) may idle as long as it likes.
-        proxyReq.setTimeout(0);
-        if (res.headersSent || res.destroyed) {
-          proxyRes.resume();
-          return;
-        }
-        // Without Connection and Transfer-Encoding, Node frames the body for our client (chunked, or close
-        // for HTTP/1.0) and keeps or closes the client connection as that client asked.
-        const status = proxyRes.statusCode ?? 502;
-        const headers = forwardableResponseHeaders(proxyRes.rawHeaders, ctx.hsts !== null);
-        headers.push('x-request-id', ctx.id);
-        if (ctx.hsts !== null) headers.push('strict-transport-security', ctx.hsts);
-        const z = ctx.encoding === null ? null : compressorFor(ctx.encoding, status, headers);
-        res.writeHead(status, proxyRes.statusMessage, headers);
-        if (ctx.h2) relayTrailers(proxyRes, res);
-        if (z === null) {
-          pipeCapped(proxyRes, res, ctx.caps?.egress ?? NO_CAP);
-        } else {
-          // The client going away ends the compressor too; the VM's side is cut by the pipeline then.
-          res.once('close', () => z.destroy());
-          z.once('error', (err) => res.destroy(err));
-          proxyRes.pipe(z);
-          pipeCapped(z, res, ctx.caps?.egress ?? NO_CAP);
-        }
-        // A VM that resets or breaks the framing mid-body: the client's answer is cut short, and the log must
-        // say the VM did it, whichever of 'error' and 'close' comes first.
-        const cut = (err?: Error) => {
-          if (proxyRes.complete || res.destroyed) return;
-          hooks.onError(ctx, classifyUpstreamError(err ?? Object.assign(new Error('the VM closed the connection mid-response'),
-            { code: 'ECONNRESET' }), u.origin, u.tls), true);
-          res.destroy();
-        };
-        proxyRes.once('close', cut);
-        proxyRes.on('error', cut);
-      });
-      proxyReq.on('error', (err: Error) => {
-        // A client that hung up is not the VM's fault: nothing to answer, nothing to report.
-        if (res.destroyed) return;
-        const answered = res.headersSent;
-        hooks.onError(ctx, classifyUpstreamError(err, u.origin, u.tls), answered);
-        // The answer had begun (a body the parser refused): cut it, or the client would wait for the rest.
-        if (answered) res.destroy();
-      });
-      if (ctx.h2) relayTrailers(req, proxyReq);
-      pipeCapped(req, proxyReq, ctx.caps?.ingress ?? NO_CAP);
+    const { req } = ctx;
+    const res = ctx.res!;
+    const proxyReq: TimedRequest = (u.protocol === 'https' ? https : http).request({
+      agent, host: u.host, port: u.port, method: req.method, path: req.url,
+      // req.headers already carries the client's Host (the VM sees it) and the forwarding headers.
+      headers: req.headers, setHost: false,
+    });
+    ctx.upstreamReq = proxyReq;
+    proxyReq[kUpstream] = u;
+    proxyReq.setTimeout(u.timeoutMs, onUpstreamTimeout);
+    proxyReq.once('socket', onUpstreamSocket);
+    proxyReq.on('response', (proxyRes: IncomingMessage) => {
+      // The VM answered: streaming after this (SSE, downloads) may idle as long as it likes.
+      proxyReq.setTimeout(0);
+      if (res.headersSent || res.destroyed) {
+        proxyRes.resume();
+        return;
+      }
+      const z = writeAnswerHead(ctx, proxyRes.statusCode ?? 502, proxyRes.statusMessage, proxyRes.rawHeaders);
+      if (ctx.h2) relayTrailers(proxyRes, res);
+      if (z === null) pipeCapped(proxyRes, res, ctx.caps?.egress ?? NO_CAP);
+      else pipeCompressed(proxyRes, z, res, ctx.caps?.egress ?? NO_CAP);
+      // A VM that resets or breaks the framing mid-body: the client's answer is cut short, and the log must
+      // say the VM did it, whichever of 'error' and 'close' comes first.
+      const cut = (err?: Error) => {
+        if (proxyRes.complete || res.destroyed) return;
+        hooks.onError(ctx, classifyUpstreamError(err ?? Object.assign(new Error('the VM closed the connection mid-response'),
+          { code: 'ECONNRESET' }), u.origin, u.tls), true);
+        res.destroy();
+      };
+      proxyRes.once('close', cut);
+      proxyRes.on('error', cut);
+    });
+    proxyReq.on('error', (err: Error) => {
+      // A client that hung up is not the VM's fault: nothing to answer, nothing to report.
+      if (res.destroyed) return;
+      const answered = res.headersSent;
+      hooks.onError(ctx, classifyUpstreamError(err, u.origin, u.tls), answered);
+      // The answer had begun (a body the parser refused): cut it, or the client would wait for the rest.
+      if (answered) res.destroy();
+    });
+    if (ctx.h2) relayTrailers(req, proxyReq);
+    pipeCapped(req, proxyReq, ctx.caps?.ingress ?? NO_CAP);
   };
 
   return {

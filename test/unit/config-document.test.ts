@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { parseConfigDocument } from '../../src/config/document.ts';
+import { createHash } from 'node:crypto';
+import { canonicalJson, hashCanonical, parseConfigDocument, sameData } from '../../src/config/document.ts';
 
 const YAML = `# top comment
 listen:
@@ -58,4 +59,44 @@ describe('config document editing', () => {
     assert.notEqual(parseConfigDocument('a: 2\nb: [x]\n', 'e.yaml').etag, a.etag);
     assert.equal(parseConfigDocument('{"b":["x"],"a":1}', 'e.json').etag, a.etag, 'the same document in JSON');
   });
+});
+
+describe('comparing and hashing document values without building their text', () => {
+  const values: Array<[string, unknown]> = [
+    ['null', null],
+    ['a number', 1.5],
+    ['a string with quotes and non-ASCII', 'a "b" é'],
+    ['an array with holes JSON writes as null', [1, undefined, 'a', { b: 1, a: [null, true] }]],
+    ['an object with keys out of order and an undefined value', { z: 1, a: undefined, m: { y: 'é', x: [] } }],
+    ['a value with toJSON (a Date)', { when: new Date(0) }],
+    ['an empty object and array', { o: {}, l: [] }],
+  ];
+  for (const [what, v] of values) {
+    it(`hashCanonical feeds the hash exactly canonicalJson's text: ${what}`, () => {
+      const h = createHash('sha256');
+      hashCanonical(h, v);
+      assert.equal(h.digest('hex'), createHash('sha256').update(canonicalJson(v)).digest('hex'));
+    });
+  }
+  it('hashCanonical over more than its 64 KiB piece', () => {
+    const v = { proxies: Array.from({ length: 3000 }, (_, i) => ({ domain: `r${i}.example.com`, targetPort: i })) };
+    const h = createHash('sha256');
+    hashCanonical(h, v);
+    assert.equal(h.digest('hex'), createHash('sha256').update(canonicalJson(v)).digest('hex'));
+  });
+
+  const pairs: Array<[string, unknown, unknown, boolean]> = [
+    ['key order', { a: 1, b: [1, { c: 2, d: 3 }] }, { b: [1, { d: 3, c: 2 }], a: 1 }, true],
+    ['a changed leaf', { a: { b: 1 } }, { a: { b: 2 } }, false],
+    ['an extra key', { a: 1 }, { a: 1, b: 2 }, false],
+    ['array order matters', [1, 2], [2, 1], false],
+    ['an array is not an object', { 0: 'x' }, ['x'], false],
+    ['null and an object', null, {}, false],
+  ];
+  for (const [what, a, b, want] of pairs) {
+    it(`sameData agrees with canonicalJson: ${what}`, () => {
+      assert.equal(sameData(a, b), want);
+      assert.equal(canonicalJson(a) === canonicalJson(b), want);
+    });
+  }
 });
