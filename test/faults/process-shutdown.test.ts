@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startEdgeProcess } from '../helpers/edge-process.ts';
-import { closed, echo, openWebSocket, request, waitFor } from '../helpers/net.ts';
+import { closed, echo, openWebSocket, request, serveOnLoopback, waitFor } from '../helpers/net.ts';
 
 /** A VM with a WebSocket echo that records the close codes it receives, and `/slow` answering after 1 s. */
 async function startVm(t: { after(fn: () => unknown): void }) {
@@ -41,14 +40,7 @@ async function startVm(t: { after(fn: () => unknown): void }) {
     });
     ws.on('close', (code) => closeCodes.push(code));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => {
-    for (const c of wss.clients) c.terminate();
-    wss.close();
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
-  return { port: (server.address() as AddressInfo).port, closeCodes, slowSeen: () => slowSeen, finish: () => finish };
+  return { port: await serveOnLoopback(t, server, wss), closeCodes, slowSeen: () => slowSeen, finish: () => finish };
 }
 
 describe('shutdown', () => {

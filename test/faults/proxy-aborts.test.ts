@@ -12,7 +12,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { WebSocketServer, WebSocket } from 'ws';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { openFds } from '../helpers/fault-vms.ts';
-import { request, waitFor } from '../helpers/net.ts';
+import { request, serveOnLoopback, waitFor } from '../helpers/net.ts';
 
 const APP = 'app.example.com';
 const REQUESTS = 2_000;
@@ -46,14 +46,7 @@ async function startVm(t: TestContext): Promise<Vm> {
     ws.on('error', () => {});
     ws.on('message', (d) => ws.send(d));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => {
-    for (const c of wss.clients) c.terminate();
-    wss.close();
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
-  return { port: (server.address() as net.AddressInfo).port, open: () => sockets.size };
+  return { port: await serveOnLoopback(t, server, wss), open: () => sockets.size };
 }
 
 /** Runs `n` tasks, `concurrency` at a time. */

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { startTestEdge } from '../helpers/edge.ts';
-import { waitFor } from '../helpers/net.ts';
+import { serveOnLoopback, waitFor } from '../helpers/net.ts';
 
 const APP = 'app.example.com';
 const CHUNK = 64 * 1024;
@@ -58,9 +58,7 @@ describe('backpressure', () => {
       };
       pump();
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    const te = await edgeTo(t, (server.address() as net.AddressInfo).port);
+    const te = await edgeTo(t, await serveOnLoopback(t, server));
 
     const client = net.connect({ host: '127.0.0.1', port: te.edge.httpPort! });
     t.after(() => client.destroy());
@@ -101,9 +99,7 @@ describe('backpressure', () => {
       });
       req.on('end', () => res.end(`got ${consumed}`));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-    const te = await edgeTo(t, (server.address() as net.AddressInfo).port);
+    const te = await edgeTo(t, await serveOnLoopback(t, server));
 
     const client = net.connect({ host: '127.0.0.1', port: te.edge.httpPort! });
     t.after(() => client.destroy());

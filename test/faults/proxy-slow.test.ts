@@ -9,7 +9,7 @@ import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { logLine } from '../helpers/fault-vms.ts';
-import { request, startBackend, waitFor } from '../helpers/net.ts';
+import { request, serveOnLoopback, startBackend, waitFor } from '../helpers/net.ts';
 
 const APP = 'app.example.com';
 const SECURE = 'secure.example.com';
@@ -121,9 +121,7 @@ async function bodyVm(t: TestContext): Promise<{ port: number; aborted(): number
     req.on('end', () => { completed.push(n); res.end(`got ${n}`); });
     req.on('close', () => { if (!req.complete) aborted++; });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { port: (server.address() as net.AddressInfo).port, aborted: () => aborted, completed: () => completed };
+  return { port: await serveOnLoopback(t, server), aborted: () => aborted, completed: () => completed };
 }
 
 describe('request bodies that stall', () => {

@@ -33,6 +33,23 @@ function listen0(server: net.Server): Promise<number> {
   });
 }
 
+/**
+ * Listens on 127.0.0.1 port 0 and, when the test ends, closes `server` with every connection it has
+ * (WebSockets of `wss` first, terminated); resolves with the port.
+ */
+export async function serveOnLoopback(t: Ctx, server: http.Server, wss?: WebSocketServer): Promise<number> {
+  const port = await listen0(server);
+  t.after(() => new Promise<void>((r) => {
+    if (wss) {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+    }
+    server.closeAllConnections();
+    server.close(() => r());
+  }));
+  return port;
+}
+
 export interface Backend {
   readonly port: number;
   /** TCP connections the backend has accepted (to count upstream reconnects). */
@@ -67,13 +84,7 @@ export async function startBackend(t: Ctx, name: string, opts: { tls?: { cert: s
   wss.on('connection', (ws, req) => {
     ws.on('message', (data) => ws.send(`${name}:${req.headers['x-forwarded-proto']}:${data.toString()}`));
   });
-  const port = await listen0(server);
-  t.after(() => new Promise<void>((r) => {
-    for (const c of wss.clients) c.terminate();
-    wss.close();
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
+  const port = await serveOnLoopback(t, server, wss);
   return { port, connections: () => connections, requests };
 }
 
