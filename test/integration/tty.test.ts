@@ -28,7 +28,10 @@ describe('terminal output', () => {
     ] });
     // script runs the command on a pty of its own and copies what it prints to our pipe.
     const cmd = `${JSON.stringify(process.execPath)} src/cli.ts --config ${JSON.stringify(c.file)}`;
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A colour terminal, whatever the environment the tests run in (CI has no TERM, may set CI or NO_COLOR).
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
+    for (const k of ['NO_COLOR', 'NODE_DISABLE_COLORS', 'FORCE_COLOR', 'CI']) delete env[k];
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let tty = '';
     child.stdout.on('data', (d) => { tty += d; });
     child.stderr.on('data', (d) => { tty += d; });
