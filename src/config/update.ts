@@ -25,7 +25,11 @@ export interface Edited<T> {
   explain?(refusal: ConfigError): EdgeError;
 }
 
-export type Edit<T> = (current: Record<string, unknown>) => Edited<T>;
+/**
+ * A change as a pure function of the current document: it must not change `current` (or anything in it),
+ * which is the parsed file the updater keeps, so that a write costs no copy of a large document.
+ */
+export type Edit<T> = (current: Readonly<Record<string, unknown>>) => Edited<T>;
 
 export interface UpdateOptions {
   /** The caller's If-Match header: the write happens only when it names the current ETag (or is `*`). */
@@ -77,7 +81,7 @@ export function createConfigUpdater(o: { file: ConfigFile; target: ApplyTarget |
     if (typeof base !== 'object' || Array.isArray(base)) {
       throw new ConfigError(ErrorCodes.CONFIG_INVALID, `${file.path} is not a mapping of keys`, { issues: [{ path: '(root)', message: 'expected a mapping of keys' }] });
     }
-    const edited = edit(structuredClone(base) as Record<string, unknown>);
+    const edited = edit(base as Record<string, unknown>);
     // What is applied is the value of the text the file will hold (read back from the edited YAML model).
     const next = current.edit(edited.next);
     const explain = (err: unknown) => (err instanceof ConfigError && edited.explain ? edited.explain(err) : err);

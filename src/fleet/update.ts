@@ -73,7 +73,7 @@ export function createFleetUpdater(o: FleetUpdaterOptions): ConfigUpdater {
       if (opts.ifMatch !== undefined && !ifMatchAccepts(opts.ifMatch, etag)) {
         throw new EdgeError(ErrorCodes.ADMIN_PRECONDITION, `the fleet document changed since ${opts.ifMatch} was read (now ${etag}): read it again and retry`);
       }
-      const edited = edit(structuredClone(base?.document ?? {}));
+      const edited = edit(base?.document ?? {});
       const explain = (err: unknown) => (err instanceof ConfigError && edited.explain ? edited.explain(err) : err);
       const label = `${o.file} with the fleet document`;
       const load = () => effectiveDocument(o.host(), edited.next);
