@@ -143,7 +143,9 @@ export function openTrafficStore(opts: { dir: string; clock: Clock; flushEveryMs
   // WAL: a reader (the API) never waits for a flush; NORMAL sync is safe with WAL for a counter store.
   // c1..c5: requests answered 1xx..5xx.
   const columns = 'bin INTEGER NOT NULL, bout INTEGER NOT NULL, c1 INTEGER NOT NULL, c2 INTEGER NOT NULL, c3 INTEGER NOT NULL, c4 INTEGER NOT NULL, c5 INTEGER NOT NULL';
-  db.exec(readOnly ? 'PRAGMA busy_timeout = 5000;' : `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;
+  // The busy timeout first: switching to WAL takes a lock too, and another process (an edge or the CLI on
+  // the same data dir) may hold one for a moment; without it the open fails with "database is locked".
+  db.exec(readOnly ? 'PRAGMA busy_timeout = 5000;' : `PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
     CREATE TABLE IF NOT EXISTS minute (kind TEXT NOT NULL, id TEXT NOT NULL, t INTEGER NOT NULL, ${columns}, PRIMARY KEY (kind, id, t)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS day (kind TEXT NOT NULL, id TEXT NOT NULL, d INTEGER NOT NULL, ${columns}, PRIMARY KEY (kind, id, d)) WITHOUT ROWID;`);
   const upsert = (table: 'minute' | 'day', col: 't' | 'd'): StatementSync => db.prepare(

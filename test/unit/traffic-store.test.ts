@@ -3,14 +3,34 @@
  * retention, totals that survive reopening, and workers' increments added by the primary.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { fixedClock } from '../../src/clock.ts';
-import { createTrafficRecorder, openTrafficStore } from '../../src/stats/traffic.ts';
+import { createTrafficRecorder, openTrafficStore, trafficFile } from '../../src/stats/traffic.ts';
 import { tempDir } from '../helpers/certs.ts';
 
 const T0 = '2026-03-10T12:00:30Z';
 
 describe('traffic store', () => {
+  it('waits for a lock another process holds on the database instead of failing to open', async (t) => {
+    const dir = await tempDir(t, 'traffic-');
+    // Another process (a second edge or the CLI on the same data dir) holds the database for a moment.
+    const holder = spawn(process.execPath, ['-e', `
+      const { DatabaseSync } = require('node:sqlite');
+      const db = new DatabaseSync(${JSON.stringify(trafficFile(dir))});
+      db.exec('CREATE TABLE held (x); BEGIN EXCLUSIVE; INSERT INTO held VALUES (1);');
+      process.stdout.write('locked\\n');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 300);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => { if (holder.exitCode === null) holder.kill('SIGKILL'); });
+    await once(holder.stdout, 'data');
+    const s = openTrafficStore({ dir, clock: fixedClock(T0), flushEveryMs: 0 });
+    t.after(() => s.close());
+    s.record('vm', 'user1/web1', 1, 2);
+    s.flush();
+    assert.deepEqual(s.monthTotals('vm'), [{ id: 'user1/web1', in: 1, out: 2 }]);
+  });
+
   it('sums per minute and per day; 24h, 30d and month ranges; totals survive a reopen', async (t) => {
     const dir = await tempDir(t, 'traffic-');
     const clock = fixedClock(T0);
