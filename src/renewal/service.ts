@@ -112,6 +112,17 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
     return results;
   };
 
+  /** A scan of every certificate (the cron job, the one at start, a renewal lease taken): logs what it did. */
+  const scanAll = async (reason: string): Promise<readonly RenewResult[]> => {
+    const results = await run(o.targets(), reason);
+    const count = (a: RenewResult['action']) => results.filter((r) => r.action === a).length;
+    const done = { reason, certificates: results.length, renewed: count('renewed'), failed: count('failed') };
+    // A scan that changed nothing is not news at info (start-up stays quiet).
+    if (done.renewed || done.failed) log.info(done, 'renewal scan done');
+    else log.debug(done, 'renewal scan done');
+    return results;
+  };
+
   const drain = async () => {
     while (queue.size > 0 && !closed) {
       const batch = [...queue.values()];
@@ -136,7 +147,7 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
     schedule: o.schedule, timezone: o.timezone, runAtStart: o.runAtStart, log,
     run: async () => {
       if (o.leader && !o.leader()) log.info('renewal scan skipped: another edge runs the fleet\'s renewal scheduler');
-      else await run(o.targets(), 'scan');
+      else await scanAll('scan');
     },
   });
 
@@ -146,7 +157,7 @@ export function createRenewalService(o: RenewalServiceOptions): RenewalService {
       started = true;
       if (queue.size > 0) worker ??= drain().finally(() => { worker = null; });
     },
-    scan: (reason) => run(o.targets(), reason),
+    scan: (reason) => scanAll(reason),
     renew: (options, reason) => run(o.targets(), reason, options),
     async idle() {
       while (worker) await worker;

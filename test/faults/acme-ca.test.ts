@@ -93,7 +93,7 @@ describe('a CA that misbehaves', () => {
     const ca = await startFakeCa(t, tls, { order: { status: 429, headers: { 'retry-after': '7200' }, body: problem('rateLimited', 'too many new orders') } });
     const configFile = join(dir, 'edge.yaml');
     writeFileSync(configFile, stringify({
-      listen: { http: 0, https: 0, host: '127.0.0.1' }, certs: { dir: join(dir, 'certs') }, log: { file: null },
+      listen: { http: 0, https: 0, host: '127.0.0.1' }, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') }, log: { file: null },
       acme: acmeSection({ directoryUrl: ca.directoryUrl, caFile }, { retryMaxAttempts: 3 }),
       proxies: [{ domain: 'app.example.com', target: '127.0.0.1', ssl: true, certSource: 'letsencrypt' }],
     }));
@@ -120,7 +120,7 @@ describe('a CA that misbehaves', () => {
     const { dir, caFile } = setup(t);
     const configFile = join(dir, 'edge.yaml');
     writeFileSync(configFile, stringify({
-      listen: { http: 0, https: 0, host: '127.0.0.1' }, certs: { dir: join(dir, 'certs') }, log: { file: null },
+      listen: { http: 0, https: 0, host: '127.0.0.1' }, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') }, log: { file: null },
       acme: acmeSection({ directoryUrl: 'https://ca.invalid/dir', caFile }, { retryMaxAttempts: 3 }),
       proxies: [{ domain: 'app.example.com', target: '127.0.0.1', ssl: true, certSource: 'letsencrypt' }],
     }));

@@ -35,7 +35,10 @@ describe('corrupted certificate files', () => {
     const other = await makeLeaf({ names: ['other.example.com'] });
     const proxies = [...CORRUPTIONS.map((c) => ({ domain: domain(c.name), target: '127.0.0.1', targetPort: b.port, ssl: true })),
       { domain: 'z.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true }];
-    const first = await startEdgeProcess(t, { proxies }, { host: 'c1.example.com' });
+    const first = await startEdgeProcess(t, { proxies, log: { level: 'debug' } }, { host: 'c1.example.com' });
+    // The renewal scan at start reads the store too, and rightly makes a set it finds torn again: the
+    // files are corrupted once it is done, so that what follows is the running edge's store watcher alone.
+    await waitFor('the renewal scan at start', () => first.lines().some((l) => l.msg === 'renewal scan done' && l.reason === 'start'));
     const before = await fingerprints(first);
     const certs = join(first.dir, 'certs');
     for (const c of CORRUPTIONS) c.corrupt(join(certs, domain(c.name), c.file), other);

@@ -27,7 +27,7 @@ export interface EdgeProcess {
   write(doc: Record<string, unknown>): void;
 }
 
-/** A config dir with `doc` merged over loopback listeners on free ports, a log file and a 2 s grace. */
+/** A config dir with `doc` merged over loopback listeners on free ports, a log file and a 2 s grace (`doc.log` merges into the log section). */
 export async function edgeConfig(t: Ctx, doc: Record<string, unknown>, prefix = 'edge-fault-') {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   // A mount or an immutable file inside (storage fault tests) is undone later; the helper that made it removes the dir then.
@@ -36,10 +36,10 @@ export async function edgeConfig(t: Ctx, doc: Record<string, unknown>, prefix = 
   const logFile = join(dir, 'logs', 'http-proxy.log');
   const http = await refusedPort();
   const https = await refusedPort();
-  const base = { listen: { http, https, host: '127.0.0.1' }, certs: { dir: join(dir, 'certs') },
+  const base = { listen: { http, https, host: '127.0.0.1' }, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') },
     log: { file: logFile, level: 'info' }, shutdown: { graceMs: 2000 } };
   const write = (d: Record<string, unknown>) => {
-    writeFileSync(`${file}.tmp`, stringify({ ...base, ...d }));
+    writeFileSync(`${file}.tmp`, stringify({ ...base, ...d, log: { ...base.log, ...(d.log as object | undefined) } }));
     renameSync(`${file}.tmp`, file);
   };
   write(doc);

@@ -22,7 +22,7 @@ describe('workers mode: forwards', () => {
     const [http, https] = [await refusedPort(), await refusedPort()];
     const base = await freePortRange(['127.0.0.1'], 3);
     const write = (forwards: unknown[]) => {
-      writeFileSync(`${file}.tmp`, stringify({ listen: { http, https, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') },
+      writeFileSync(`${file}.tmp`, stringify({ listen: { http, https, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') },
         log: { file: logFile, level: 'info' }, shutdown: { graceMs: 2000 }, forwards }));
       renameSync(`${file}.tmp`, file);
     };
