@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { adminClientOf } from '../helpers/admin.ts';
 import { browserSkipReason, openBrowser, signIn } from '../helpers/browser.ts';
 import { startTestEdge } from '../helpers/edge.ts';
-import { refusedPort, request, startBackend } from '../helpers/net.ts';
+import { deadPort, request, startBackend } from '../helpers/net.ts';
 
 const skip = browserSkipReason();
 type Ctx = { after(fn: () => unknown): void };
@@ -18,7 +18,7 @@ type Ctx = { after(fn: () => unknown): void };
 /** An edge with the admin API, a VM, an HTTPS proxy, a proxy whose VM refuses, and a template with one VM. */
 async function edgeWithTraffic(t: Ctx) {
   const b = await startBackend(t, 'web1');
-  const dead = await refusedPort();
+  const dead = await deadPort(t);
   const te = await startTestEdge(t, {
     admin: { listen: '127.0.0.1:0' },
     vms: [{ name: 'web1', owner: 'user1', ip: '127.0.0.1', port: b.port }],

@@ -17,7 +17,7 @@ import { AcmeError } from '../../src/acme/errors.ts';
 import { acmeSection, tempDir, testIssuer } from '../helpers/acme.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startFakeCa } from '../helpers/fake-ca.ts';
-import { refusedPort } from '../helpers/net.ts';
+import { deadPort } from '../helpers/net.ts';
 import { makeLoopbackTls } from '../helpers/pebble.ts';
 
 const NAME = { name: 'app.example.com', names: ['app.example.com'] };
@@ -60,7 +60,7 @@ describe('a CA that misbehaves', () => {
 
   it('refuses connections: the socket error after the retries, never a TypeError', async (t) => {
     const { issue } = setup(t);
-    const err = await issue(`https://127.0.0.1:${await refusedPort()}/dir`);
+    const err = await issue(`https://127.0.0.1:${await deadPort(t)}/dir`);
     assert.equal(err.code, 'EDGE_ERR_ACME_CONNECTION');
     assert.match(err.message, /ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:\d+; gave up after 3 retries \(acme\.retryMaxAttempts\)/);
   });

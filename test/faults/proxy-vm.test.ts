@@ -10,7 +10,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { makeCa, makeLeaf, writeTemp } from '../helpers/certs.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { logLine, silentTarget, startRawVm } from '../helpers/fault-vms.ts';
-import { refusedPort, request, startBackend, waitFor, type Reply } from '../helpers/net.ts';
+import { deadPort, request, startBackend, waitFor, type Reply } from '../helpers/net.ts';
 import { rawRequest } from '../helpers/raw.ts';
 
 const VM = 'vm.example.com';
@@ -42,7 +42,7 @@ async function assertFailure(te: TestEdge, reply: Reply, status: number, code: s
 
 describe('VMs that fail before answering', () => {
   it('a VM that refuses: 502 EDGE_ERR_UPSTREAM_REFUSED', async (t) => {
-    const te = await edgeWith(t, { target: '127.0.0.1', targetPort: await refusedPort() });
+    const te = await edgeWith(t, { target: '127.0.0.1', targetPort: await deadPort(t) });
     await assertFailure(te, await request(te.edge.httpPort!, VM), 502, 'EDGE_ERR_UPSTREAM_REFUSED');
   });
 

@@ -88,12 +88,36 @@ export async function startBackend(t: Ctx, name: string, opts: { tls?: { cert: s
   return { port, connections: () => connections, requests };
 }
 
-/** A port on which nothing listens (connections are refused). */
+/**
+ * A loopback port that was free a moment ago, for a listener the test starts next (connections to it are
+ * refused until then). Another process may take it meanwhile; for a VM that must refuse, use deadPort.
+ */
 export async function refusedPort(): Promise<number> {
   const s = net.createServer();
   const port = await listen0(s);
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/**
+ * A loopback port that refuses connections for as long as the test runs: the local port of a connected
+ * client socket, which is not listening (a SYN to it gets a reset) and which no other socket can bind (or be
+ * given by listen(0)) while it is held. A port merely closed again can be taken by a parallel test at once.
+ */
+export async function deadPort(t: Ctx): Promise<number> {
+  const server = net.createServer();
+  const accepted = new Set<net.Socket>();
+  server.on('connection', (c) => accepted.add(c));
+  const port = await listen0(server);
+  const client = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
+  // The server side is not needed any more: the client socket alone holds the port.
+  server.close();
+  t.after(() => {
+    client.destroy();
+    for (const c of accepted) c.destroy();
+  });
+  return client.localPort!;
 }
 
 export interface Reply {

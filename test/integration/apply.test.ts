@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestEdge } from '../helpers/edge.ts';
-import { refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
+import { deadPort, request, startBackend, waitFor } from '../helpers/net.ts';
 
 describe('apply pipeline', () => {
   it('warns about a restart-only key, keeps its running value, and applies the rest (upstream.timeoutMs live)', async (t) => {
@@ -30,7 +30,7 @@ describe('apply pipeline', () => {
   it('a refused apply (unreadable acme.caFile) leaves renewal and ACME on the running config', async (t) => {
     const b = await startBackend(t, 'b');
     // A CA address on loopback where nothing listens: attempts fail at once and never leave the machine.
-    const acme = { directoryUrl: `https://127.0.0.1:${await refusedPort()}/dir`, agreeTos: true, retryMaxAttempts: 0 };
+    const acme = { directoryUrl: `https://127.0.0.1:${await deadPort(t)}/dir`, agreeTos: true, retryMaxAttempts: 0 };
     const a = { domain: 'a.example.com', target: '127.0.0.1', targetPort: b.port, ssl: true, certSource: 'letsencrypt' };
     const { edge, writeConfig } = await startTestEdge(t, { acme, proxies: [a] }, { watch: false });
     writeConfig({ acme: { ...acme, caFile: '/nonexistent/ca.pem' }, proxies: [a,

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestEdge } from '../helpers/edge.ts';
 import { connect, freePortRange, tcpEcho, tcpServer } from '../helpers/forwards.ts';
-import { refusedPort, waitFor } from '../helpers/net.ts';
+import { deadPort, waitFor } from '../helpers/net.ts';
 
 describe('TCP forwards', () => {
   it('carries data both ways and honours a half-close', async (t) => {
@@ -113,7 +113,7 @@ describe('TCP forwards', () => {
   });
 
   it('closes the client\'s connection when the VM refuses, and says why in the log', async (t) => {
-    const dead = await refusedPort();
+    const dead = await deadPort(t);
     const port = await freePortRange(['127.0.0.1'], 1);
     const te = await startTestEdge(t, { forwards: [{ port, target: '127.0.0.1', targetPort: dead }] });
     const c = await connect(port);

@@ -9,7 +9,7 @@ import { validateConfig } from '../../src/config/load.ts';
 import { hstsHeaderOf } from '../../src/proxy/hsts.ts';
 import { makeLeaf, writeTemp } from '../helpers/certs.ts';
 import { startTestEdge } from '../helpers/edge.ts';
-import { refusedPort, request, startBackend } from '../helpers/net.ts';
+import { deadPort, request, startBackend } from '../helpers/net.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -33,7 +33,7 @@ describe('HSTS', () => {
       { domain: 'off.example.com', target: '127.0.0.1', targetPort: vm.port, ...upload, hsts: false },
       { domain: 'vmown.example.com', target: '127.0.0.1', targetPort: ownPort, ...upload },
       { domain: 'vmkeep.example.com', target: '127.0.0.1', targetPort: ownPort, ...upload, hsts: false },
-      { domain: 'down.example.com', target: '127.0.0.1', targetPort: await refusedPort(), ...upload },
+      { domain: 'down.example.com', target: '127.0.0.1', targetPort: await deadPort(t), ...upload },
       { domain: 'plain.example.com', target: '127.0.0.1', targetPort: vm.port },
     ] });
     const expect: Array<[string, string | undefined]> = [

@@ -14,7 +14,7 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { startTestEdge } from '../helpers/edge.ts';
 import { h2Connect, h2Request } from '../helpers/h2.ts';
 import { parseMetrics, sample } from '../helpers/metrics.ts';
-import { echo, refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
+import { deadPort, echo, request, startBackend, waitFor } from '../helpers/net.ts';
 
 type Ctx = { after(fn: () => unknown): void };
 
@@ -76,7 +76,7 @@ type Seen = { method: string; url: string; headers: Record<string, string>; body
 describe('HTTP/2', () => {
   it('an h2 client gets the same answers as an HTTP/1.1 client, on the same port', async (t) => {
     const vm = await startBackend(t, 'vm');
-    const refused = await refusedPort();
+    const refused = await deadPort(t);
     const { edge, logs } = await startTestEdge(t, {
       proxies: [
         { domain: 'app.example.com', target: '127.0.0.1', targetPort: vm.port, ssl: true },

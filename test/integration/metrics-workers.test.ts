@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { adminClientOf } from '../helpers/admin.ts';
 import { runCli, spawnEdge } from '../helpers/cli.ts';
 import { exchange, parseMetrics, sample } from '../helpers/metrics.ts';
-import { refusedPort, startBackend, waitFor } from '../helpers/net.ts';
+import { deadPort, refusedPort, startBackend, waitFor } from '../helpers/net.ts';
 
 describe('metrics and traffic in workers mode', () => {
   it('sum over the workers, and keep a stopping worker\'s last bytes', async (t) => {
@@ -20,7 +20,7 @@ describe('metrics and traffic in workers mode', () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-metrics-workers-'));
     const file = join(dir, 'edge.yaml');
     const logFile = join(dir, 'edge.log');
-    const [http, adminPort, dead] = [await refusedPort(), await refusedPort(), await refusedPort()];
+    const [http, adminPort, dead] = [await refusedPort(), await refusedPort(), await deadPort(t)];
     writeFileSync(file, stringify({
       listen: { http, https: 0, host: '127.0.0.1' }, workers: 2, certs: { dir: join(dir, 'certs') }, data: { dir: join(dir, 'data') },
       log: { file: logFile, level: 'info' }, shutdown: { graceMs: 2000 }, admin: { listen: `127.0.0.1:${adminPort}` },

@@ -10,14 +10,14 @@ import { WebSocket } from 'ws';
 import { adminClientOf } from '../helpers/admin.ts';
 import { startTestEdge } from '../helpers/edge.ts';
 import { exchange, parseMetrics, sample, webSocketSession } from '../helpers/metrics.ts';
-import { refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
+import { deadPort, request, startBackend, waitFor } from '../helpers/net.ts';
 
 type Ctx = { after(fn: () => unknown): void };
 
 /** Two VMs on one address (so a fixed target there is no single VM's), a template over them, a dead VM. */
 async function edge(t: Ctx) {
   const [b1, b2] = [await startBackend(t, 'web1'), await startBackend(t, 'web2')];
-  const dead = await refusedPort();
+  const dead = await deadPort(t);
   const te = await startTestEdge(t, {
     admin: { listen: '127.0.0.1:0' },
     vms: [{ name: 'web1', owner: 'user1', ip: '127.0.0.1', port: b1.port }, { name: 'web2', owner: 'user1', ip: '127.0.0.1', port: b2.port }],
@@ -111,7 +111,7 @@ describe('metrics', () => {
 
     assert.equal((await e.api.call('POST', '/api/v1/certs/s.example.com/renew')).status, 200);
     assert.equal((await e.api.call('PUT', '/api/v1/proxies/bad.example.com', { json: { target: '127.0.0.1', targetPort: 0 } })).status, 400);
-    e.writeConfig({ admin: { listen: '127.0.0.1:0' }, proxies: [{ domain: 'only.example.com', target: '127.0.0.1', targetPort: await refusedPort() }] });
+    e.writeConfig({ admin: { listen: '127.0.0.1:0' }, proxies: [{ domain: 'only.example.com', target: '127.0.0.1', targetPort: await deadPort(t) }] });
     const m = await waitFor('the file change to be applied', async () => {
       const s = await e.scrape();
       return sample(s, 'idcs_edge_config_applies_total', { source: 'file', result: 'applied' }) === 1 ? s : null;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestEdge } from '../helpers/edge.ts';
-import { closed, echo, openWebSocket, refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
+import { closed, deadPort, echo, openWebSocket, request, startBackend, waitFor } from '../helpers/net.ts';
 
 describe('HTTP routing', () => {
   it('routes exact, template and plain-wildcard domains to the right VM, keeping the original Host', async (t) => {
@@ -82,7 +82,7 @@ describe('error pages', () => {
   });
 
   it('502 says the VM refused; 504 when it does not answer in time; the log says why', async (t) => {
-    const dead = await refusedPort();
+    const dead = await deadPort(t);
     const slow = await startBackend(t, 'slow');
     const { edge, logs } = await startTestEdge(t, {
       upstream: { timeoutMs: 300 },
@@ -220,7 +220,7 @@ describe('WebSocket over HTTP', () => {
   });
 
   it('a WebSocket to a VM that is down gets a 502', async (t) => {
-    const dead = await refusedPort();
+    const dead = await deadPort(t);
     const { edge } = await startTestEdge(t, { proxies: [{ domain: 'ws.example.com', target: '127.0.0.1', targetPort: dead }] });
     await assert.rejects(openWebSocket(edge.httpPort!, 'ws.example.com'), (e: Error & { status?: number }) => e.status === 502);
     await waitFor('no open upgraded sockets', () => edge.openUpgrades() === 0);

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestEdge } from '../helpers/edge.ts';
-import { refusedPort, request, startBackend, waitFor } from '../helpers/net.ts';
+import { deadPort, request, startBackend, waitFor } from '../helpers/net.ts';
 
 /** A VM that accepts the connection and resets it as soon as the request arrives. */
 async function resettingVm(t: { after(fn: () => unknown): void }): Promise<number> {
@@ -48,7 +48,7 @@ describe('request IDs', () => {
 
 describe('public error pages', () => {
   it('never show an upstream address, a TLS reason or an inventory fact; the log line with the same ID has them', async (t) => {
-    const dead = await refusedPort();
+    const dead = await deadPort(t);
     const reset = await resettingVm(t);
     const b = await startBackend(t, 'b');
     const { edge, logs } = await startTestEdge(t, {
@@ -93,7 +93,7 @@ describe('public error pages', () => {
   });
 
   it('errorPages.detail: operator puts the detail on the page', async (t) => {
-    const dead = await refusedPort();
+    const dead = await deadPort(t);
     const { edge } = await startTestEdge(t, { errorPages: { detail: 'operator' },
       proxies: [{ domain: 'refused.example.com', target: '127.0.0.1', targetPort: dead }] });
     const r = await request(edge.httpPort!, 'refused.example.com');
@@ -102,7 +102,7 @@ describe('public error pages', () => {
   });
 
   it('a proxy\'s own page file replaces the built-in page for its status, with the placeholders filled in', async (t) => {
-    const dead = await refusedPort();
+    const dead = await deadPort(t);
     const { edge, dir, writeConfig } = await startTestEdge(t, { proxies: [] }, { watch: false });
     const page = `${dir}/502.html`;
     writeFileSync(page, '<h1>Our shop is down</h1><p>{{status}} {{code}} ref {{requestId}}: {{message}}</p>');
