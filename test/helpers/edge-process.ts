@@ -55,11 +55,16 @@ export async function startEdgeProcess(t: Ctx, doc: Record<string, unknown>, opt
 
 /** Starts the edge on a config dir made by edgeConfig (after the test prepared it: a mount, a blocked path). */
 export async function launchEdge(t: Ctx, c: EdgeConfigDir, opts: { entry?: 'bin' | 'cli'; host?: string } = {}): Promise<EdgeProcess> {
-  const p = spawnEdge(t, c.file, opts.entry ? { entry: opts.entry } : {});
   const lines = (f = c.logFile) => (existsSync(f) ? readFileSync(f, 'utf8') : '').split('\n').filter(Boolean)
     .map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return { unparsed: l }; } });
+  const listening = () => lines().filter((l) => l.msg === 'idcs-edge listening').length;
+  const before = listening(); // an earlier edge on the same config dir logged its own
+  const p = spawnEdge(t, c.file, opts.entry ? { entry: opts.entry } : {});
+  // This edge's own word that it listens (an answer on the port alone could come from another test's
+  // listener that took the port first: this edge would then be exiting with EADDRINUSE), then an answer.
   await waitFor(`the edge to listen (output so far: ${p.output().slice(-500)})`, async () => {
     if (p.child.exitCode !== null) throw new Error(`the edge exited ${p.child.exitCode}: ${p.output()}`);
+    if (listening() === before) return false;
     return (await request(c.http, opts.host ?? 'a.example.com', { timeoutMs: 2000 })).status > 0;
   }, 30_000);
   return { ...c, child: p.child, exited: p.exited, output: p.output, lines };
