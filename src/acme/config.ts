@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { resolvePathKeys } from '../config/paths.ts';
 
 /** Short names for well-known directories; anything else must be an https URL (RFC 8555 section 6.1). */
 export const KNOWN_DIRECTORIES = Object.freeze({
@@ -114,12 +115,7 @@ export function challengeDirFor(acme: Pick<AcmeConfig, 'challengeDir'>, certsDir
 
 /** Relative file paths in the section resolved against `baseDir` (config/load.ts resolves the rest the same way). */
 export function resolveAcmePaths(acme: AcmeConfig, baseDir: string): AcmeConfig {
-  return {
-    ...acme,
-    ...(acme.caFile ? { caFile: resolve(baseDir, acme.caFile) } : {}),
-    ...(acme.dnsHook ? { dnsHook: resolve(baseDir, acme.dnsHook) } : {}),
-    ...(acme.challengeDir ? { challengeDir: resolve(baseDir, acme.challengeDir) } : {}),
-  };
+  return resolvePathKeys(acme, ['caFile', 'dnsHook', 'challengeDir'], baseDir);
 }
 
 /**

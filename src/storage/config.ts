@@ -4,8 +4,8 @@
  * Redis that several edges share (a fleet). Mounted by config/schema.ts at the top-level key `storage`;
  * the whole section is restart-only (config/restart.ts): the storage is opened once per process.
  */
-import { resolve } from 'node:path';
 import { z } from 'zod';
+import { resolvePathKeys } from '../config/paths.ts';
 
 /** `redis://` or `rediss://` (TLS) with a host; a password in it is allowed (never logged). */
 function isRedisUrl(s: string): boolean {
@@ -55,10 +55,5 @@ export function storageIssues(s: StorageConfig): Array<{ path: string[]; message
 
 /** Relative file paths of the section resolved against `baseDir` (config/load.ts resolves the rest the same way). */
 export function resolveStoragePaths(s: StorageConfig, baseDir: string): StorageConfig {
-  return {
-    ...s,
-    ...(s.passwordFile ? { passwordFile: resolve(baseDir, s.passwordFile) } : {}),
-    ...(s.encryptionKeyFile ? { encryptionKeyFile: resolve(baseDir, s.encryptionKeyFile) } : {}),
-    ...(s.caFile ? { caFile: resolve(baseDir, s.caFile) } : {}),
-  };
+  return resolvePathKeys(s, ['passwordFile', 'encryptionKeyFile', 'caFile'], baseDir);
 }
