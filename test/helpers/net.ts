@@ -89,14 +89,27 @@ export async function startBackend(t: Ctx, name: string, opts: { tls?: { cert: s
 }
 
 /**
+ * Ports refusedPort handed out in this test process: the kernel may give a port just closed to the next
+ * listen(0), and `{ http: await refusedPort(), https: await refusedPort() }` must get two.
+ */
+const handedOut = new Set<number>();
+
+/**
  * A loopback port that was free a moment ago, for a listener the test starts next (connections to it are
- * refused until then). Another process may take it meanwhile; for a VM that must refuse, use deadPort.
+ * refused until then), never one this process was given before. Another process may take it meanwhile;
+ * for a VM that must refuse, use deadPort.
  */
 export async function refusedPort(): Promise<number> {
-  const s = net.createServer();
-  const port = await listen0(s);
-  await new Promise((r) => s.close(r));
-  return port;
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const s = net.createServer();
+    const port = await listen0(s);
+    await new Promise((r) => s.close(r));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`listen(0) gave only ports handed out before (${handedOut.size} of them)`);
 }
 
 /**
