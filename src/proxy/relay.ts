@@ -8,7 +8,7 @@
  * idle WebSockets cheap.
  */
 import type { Socket } from 'node:net';
-import type { Cap, Caps } from '../policy/throttle.ts';
+import { charge, type Cap, type Caps } from '../policy/throttle.ts';
 import { CLOSE_GOING_AWAY, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.ts';
 
 interface Direction {
@@ -43,16 +43,6 @@ const pairOf = (s: RelaySocket): RelayPair | null => (s[kLink] instanceof RelayP
 const outOf = (p: RelayPair, s: Socket): Direction => (s === p.client ? p.dirs[0] : p.dirs[1]);
 /** The direction that writes into `s`. */
 const inOf = (p: RelayPair, s: Socket): Direction => (s === p.client ? p.dirs[1] : p.dirs[0]);
-
-/** The longest pause any bucket asks for after `n` bytes (each bucket is charged). */
-function charge(cap: Cap, n: number): number {
-  let wait = 0;
-  for (const b of cap) {
-    const w = b.take(n);
-    if (w > wait) wait = w;
-  }
-  return wait;
-}
 
 function resumeIfFree(d: Direction): void {
   if (!d.drainWait && d.timer === null && !d.src.destroyed) d.src.resume();
