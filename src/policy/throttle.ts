@@ -10,6 +10,8 @@ import type { Bucket } from './bucket.ts';
 
 /** The buckets one direction of a stream is charged to (its proxy's or forward's, and its VM's). */
 export type Cap = readonly Bucket[];
+/** No cap: every bucket list that is empty can be this one. */
+export const NO_CAP: Cap = Object.freeze([]);
 
 /** Both directions: ingress is client to VM, egress VM to client. Empty arrays: that direction is not capped. */
 export interface Caps {

@@ -10,13 +10,12 @@ import { PassThrough, Readable, type Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError } from '../errors.ts';
 import type { Upstream } from '../routing/table.ts';
-import { charge, pipeCapped, type Cap } from '../policy/throttle.ts';
+import { charge, NO_CAP, pipeCapped, type Cap } from '../policy/throttle.ts';
 import { compressorFor } from './compression.ts';
 import type { ForwardHooks, Forwarding } from './forwarder.ts';
 import { h2SafeHeaders } from './h2.ts';
 import { forwardableResponseHeaders } from './hop.ts';
 
-const NO_CAP: Cap = Object.freeze([]);
 
 /** What the pipeline holds of the request to the VM: it ends it when the client goes away. */
 export interface UpstreamRequest {

@@ -20,9 +20,8 @@ import type { Upstream } from '../routing/table.ts';
 import type { Agent, UpstreamPool } from './pools.ts';
 import { Exchange, hasBody, pipeCompressed, trailersOf, writeAnswerHead, type UpstreamRequest } from './exchange.ts';
 import type { Coding } from './compression.ts';
-import { pipeCapped, type Cap, type Caps } from '../policy/throttle.ts';
+import { NO_CAP, pipeCapped, type Caps } from '../policy/throttle.ts';
 
-const NO_CAP: Cap = Object.freeze([]);
 
 /** What the forwarder reads from, and records on, a request's context. */
 export interface Forwarding {

@@ -8,7 +8,7 @@
  * idle WebSockets cheap.
  */
 import type { Socket } from 'node:net';
-import { charge, type Cap, type Caps } from '../policy/throttle.ts';
+import { charge, NO_CAP, type Cap, type Caps } from '../policy/throttle.ts';
 import { CLOSE_GOING_AWAY, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.ts';
 
 interface Direction {
@@ -130,8 +130,8 @@ export class RelayPair {
     this.owner = owner;
     const dir = (src: Socket, dst: Socket, masked: boolean, cap: Cap): Direction =>
       ({ src, dst, masked, frames: createFrameTracker(), cap, drainWait: false, timer: null, closing: false, closeSent: false });
-    const up = dir(client, upstream, true, caps?.ingress ?? []);
-    const down = dir(upstream, client, false, caps?.egress ?? []);
+    const up = dir(client, upstream, true, caps?.ingress ?? NO_CAP);
+    const down = dir(upstream, client, false, caps?.egress ?? NO_CAP);
     this.dirs = [up, down];
     const c = client as RelaySocket;
     const u = upstream as RelaySocket;
